@@ -1,0 +1,129 @@
+"""Fallback, "did you mean", out-of-scope and help actions.
+
+`action_default_ask_affirmation` and `action_default_fallback` replace Rasa's
+defaults inside the two-stage fallback: the first names intents in human words,
+the second offers escalation after two messages in a row were not understood.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import phrases
+from actions.dispatch import send
+from actions.faq_actions import resume_messages
+from actions.guide import OFFER_TICKET, PAYLOAD_NO, PAYLOAD_OPEN_TICKET, button, message
+from actions.knowledge import Knowledge, knowledge
+from actions.menus import help_messages, out_of_scope_messages
+from actions.state import SLOT_OFFER, guide_state, language
+
+MAX_SUGGESTIONS = 3
+NOT_SUGGESTED = {"nlu_fallback", "out_of_scope"}
+RETRIEVAL_INTENT = "faq"
+
+
+def predicted_faq_intent(tracker: Tracker) -> Optional[str]:
+    """The response selector's `faq/<key>` for the latest message, if any."""
+    selector = (tracker.latest_message.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}
+    return (selector.get("response") or {}).get("intent_response_key")
+
+
+def suggestion_buttons(kb: Knowledge, tracker: Tracker, lang: str) -> List[Dict[str, str]]:
+    """Buttons for the most likely intents that have human words, best first."""
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    buttons: List[Dict[str, str]] = []
+    for candidate in ranking:
+        name: Optional[str] = candidate.get("name")
+        if not name or name in NOT_SUGGESTED:
+            continue
+        if name == RETRIEVAL_INTENT:
+            # A payload can't carry the FAQ key to the response selector, so the
+            # button sends the FAQ's question, which the NLU is trained on.
+            faq = kb.faq_for_intent(predicted_faq_intent(tracker))
+            label = kb.label(faq.intent, lang) if faq else None
+            payload = faq.question.get(lang) if faq else None
+        else:
+            label = kb.label(name, lang)
+            payload = f"/{name}"
+        if label and payload:
+            buttons.append(button(label, payload))
+        if len(buttons) == MAX_SUGGESTIONS:
+            break
+    return buttons
+
+
+class ActionAskAffirmation(Action):
+    """First fallback stage: "did you mean …?" with the likely intents in human words."""
+
+    def name(self) -> Text:
+        return "action_default_ask_affirmation"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        kb = knowledge()
+        lang = language(tracker)
+        buttons = suggestion_buttons(kb, tracker, lang)
+        buttons.append(button(phrases.say("button_something_else", lang), "/out_of_scope"))
+        dispatcher.utter_message(text=phrases.say("did_you_mean", lang), buttons=buttons)
+        return []
+
+
+class ActionAskRephrase(Action):
+    """Between the fallback stages: the user said "something else", so ask for other words."""
+
+    def name(self) -> Text:
+        return "action_default_ask_rephrase"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(text=phrases.say("ask_rephrase", language(tracker)))
+        return []
+
+
+class ActionDefaultFallback(Action):
+    """Second fallback stage: not understood twice in a row, so offer a ticket."""
+
+    def name(self) -> Text:
+        return "action_default_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        lang = language(tracker)
+        text = "\n\n".join([phrases.say("fallback_give_up", lang), phrases.say("offer_escalation", lang)])
+        dispatcher.utter_message(text=text, buttons=[
+            button(phrases.say("button_open_ticket", lang), PAYLOAD_OPEN_TICKET),
+            button(phrases.say("button_no_thanks", lang), PAYLOAD_NO),
+        ])
+        return [SlotSet(SLOT_OFFER, OFFER_TICKET)]
+
+
+class ActionOutOfScope(Action):
+    """Decline an out-of-scope request, list the topics, and return to a running guide."""
+
+    def name(self) -> Text:
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        kb = knowledge()
+        lang = language(tracker)
+        send(dispatcher, out_of_scope_messages(kb, lang) + resume_messages(kb, guide_state(tracker), lang))
+        return []
+
+
+class ActionShowHelp(Action):
+    """List the five problems and what else the bot can do; return to a running guide."""
+
+    def name(self) -> Text:
+        return "action_show_help"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        kb = knowledge()
+        lang = language(tracker)
+        send(dispatcher, help_messages(kb, lang) + resume_messages(kb, guide_state(tracker), lang))
+        return []

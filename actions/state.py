@@ -1,0 +1,64 @@
+"""Reading and writing the guide's state in Rasa slots."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+
+from actions.guide import GuideState
+from actions.knowledge import knowledge
+
+SLOT_PROBLEM = "problem"
+SLOT_STAGE = "guide_stage"
+SLOT_STEP = "step_index"
+SLOT_ROLE = "role"
+SLOT_HAS_RECOVERY = "has_recovery"
+SLOT_OFFER = "pending_offer"
+SLOT_ERROR_CODE = "error_code"
+SLOT_STEPS_FAILED = "steps_failed"
+SLOT_LANGUAGE = "language"
+
+
+def guide_state(tracker: Tracker) -> GuideState:
+    """The guide state stored in the tracker's slots."""
+    step = tracker.get_slot(SLOT_STEP)
+    return GuideState(
+        problem=tracker.get_slot(SLOT_PROBLEM),
+        stage=tracker.get_slot(SLOT_STAGE),
+        step_index=int(step) if step is not None else 0,
+        role=tracker.get_slot(SLOT_ROLE),
+        has_recovery=tracker.get_slot(SLOT_HAS_RECOVERY),
+        pending_offer=tracker.get_slot(SLOT_OFFER),
+        error_code=tracker.get_slot(SLOT_ERROR_CODE),
+        steps_failed=list(tracker.get_slot(SLOT_STEPS_FAILED) or []),
+    )
+
+
+def slot_events(state: GuideState) -> List[Dict[str, Any]]:
+    """SlotSet events that store `state`."""
+    return [
+        SlotSet(SLOT_PROBLEM, state.problem),
+        SlotSet(SLOT_STAGE, state.stage),
+        SlotSet(SLOT_STEP, float(state.step_index)),
+        SlotSet(SLOT_ROLE, state.role),
+        SlotSet(SLOT_HAS_RECOVERY, state.has_recovery),
+        SlotSet(SLOT_OFFER, state.pending_offer),
+        SlotSet(SLOT_ERROR_CODE, state.error_code),
+        SlotSet(SLOT_STEPS_FAILED, list(state.steps_failed)),
+    ]
+
+
+def language(tracker: Tracker) -> str:
+    """The conversation's language (the knowledge file's default until detection exists)."""
+    lang = tracker.get_slot(SLOT_LANGUAGE)
+    return lang if lang in knowledge().languages else knowledge().default_language
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def latest_entity(tracker: Tracker, entity: str) -> Optional[str]:
+    return next(tracker.get_latest_entity_values(entity), None)

@@ -1,0 +1,24 @@
+"""One real action server and Rasa server for the whole end-to-end session."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from servers import Servers, start_servers
+
+_senders = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory) -> Servers:
+    running = start_servers(tmp_path_factory.mktemp("servers"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def sender(request) -> str:
+    """A fresh conversation id per test."""
+    return f"e2e-{request.node.name}-{next(_senders)}"
