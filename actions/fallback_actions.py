@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import phrases
@@ -18,10 +18,12 @@ from actions.dispatch import send
 from actions.faq_actions import resume_messages
 from actions.guide import OFFER_TICKET, PAYLOAD_NO, PAYLOAD_OPEN_TICKET, button, message
 from actions.knowledge import Knowledge, knowledge
-from actions.menus import help_messages, out_of_scope_messages
+from actions.menus import help_messages, out_of_scope_messages, problem_buttons
 from actions.state import SLOT_OFFER, guide_state, language
 
 MAX_SUGGESTIONS = 3
+# Below this the ranking is noise (other scripts, emoji): offer the topics instead.
+MIN_SUGGESTION_CONFIDENCE = 0.15
 NOT_SUGGESTED = {"nlu_fallback", "out_of_scope"}
 RETRIEVAL_INTENT = "faq"
 
@@ -32,6 +34,11 @@ def predicted_faq_intent(tracker: Tracker) -> Optional[str]:
     return (selector.get("response") or {}).get("intent_response_key")
 
 
+def has_words(text: Optional[str]) -> bool:
+    """False for empty, blank, emoji-only or punctuation-only messages."""
+    return any(ch.isalnum() for ch in text or "")
+
+
 def suggestion_buttons(kb: Knowledge, tracker: Tracker, lang: str) -> List[Dict[str, str]]:
     """Buttons for the most likely intents that have human words, best first."""
     ranking = tracker.latest_message.get("intent_ranking") or []
@@ -40,6 +47,8 @@ def suggestion_buttons(kb: Knowledge, tracker: Tracker, lang: str) -> List[Dict[
         name: Optional[str] = candidate.get("name")
         if not name or name in NOT_SUGGESTED:
             continue
+        if float(candidate.get("confidence") or 0.0) < MIN_SUGGESTION_CONFIDENCE:
+            break  # the ranking is sorted
         if name == RETRIEVAL_INTENT:
             # A payload can't carry the FAQ key to the response selector, so the
             # button sends the FAQ's question, which the NLU is trained on.
@@ -66,9 +75,14 @@ class ActionAskAffirmation(Action):
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         kb = knowledge()
         lang = language(tracker)
-        buttons = suggestion_buttons(kb, tracker, lang)
+        if not has_words(tracker.latest_message.get("text")):
+            text, buttons = phrases.say("no_words", lang), problem_buttons(kb, lang)
+        else:
+            buttons = suggestion_buttons(kb, tracker, lang)
+            text = phrases.say("did_you_mean" if buttons else "not_understood_topics", lang)
+            buttons = buttons or problem_buttons(kb, lang)
         buttons.append(button(phrases.say("button_something_else", lang), "/out_of_scope"))
-        dispatcher.utter_message(text=phrases.say("did_you_mean", lang), buttons=buttons)
+        dispatcher.utter_message(text=text, buttons=buttons)
         return []
 
 
@@ -98,7 +112,9 @@ class ActionDefaultFallback(Action):
             button(phrases.say("button_open_ticket", lang), PAYLOAD_OPEN_TICKET),
             button(phrases.say("button_no_thanks", lang), PAYLOAD_NO),
         ])
-        return [SlotSet(SLOT_OFFER, OFFER_TICKET)]
+        # Like Rasa's default: forget the unclear message, so the dialogue state is
+        # the one before it (the record of the message stays in the tracker's events).
+        return [UserUtteranceReverted(), SlotSet(SLOT_OFFER, OFFER_TICKET)]
 
 
 class ActionOutOfScope(Action):

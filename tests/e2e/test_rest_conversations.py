@@ -82,6 +82,15 @@ def test_faq_mid_guide_then_continue(servers, sender):
     assert replies[-1]["text"].startswith("Step 3 of 6")
 
 
+def test_did_you_mean_button_continues_with_the_chosen_intent(servers, sender):
+    replies = servers.say(sender, "/nlu_fallback")
+    assert "Did you mean" in text_of(replies)
+    assert button_payload(replies, "Something else") == "/out_of_scope"
+    replies = servers.say(sender, "/forgot_password")  # what a suggestion button sends
+    assert "Forgotten Password" in text_of(replies)
+    assert "secure phone number" in text_of(replies)
+
+
 def test_two_messages_not_understood_offer_escalation(servers, sender):
     replies = servers.say(sender, "/nlu_fallback")
     assert "Did you mean" in text_of(replies)

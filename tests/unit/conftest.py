@@ -15,12 +15,12 @@ DOMAIN: Dict[str, Any] = {}
 
 
 def make_tracker(intent: Optional[str] = None, *, slots: Optional[Dict[str, Any]] = None,
-                 entities: Optional[List[Dict[str, Any]]] = None, text: str = "",
+                 entities: Optional[List[Dict[str, Any]]] = None, text: Optional[str] = None,
                  intent_ranking: Optional[List[Dict[str, Any]]] = None,
                  response_selector: Optional[Dict[str, Any]] = None) -> Tracker:
     """A tracker whose latest user message has `intent` and `entities`."""
     latest = {
-        "text": text or (f"/{intent}" if intent else ""),
+        "text": text if text is not None else (f"/{intent}" if intent else ""),
         "intent": {"name": intent, "confidence": 1.0} if intent else {},
         "entities": entities or [],
         "intent_ranking": intent_ranking or ([{"name": intent, "confidence": 1.0}] if intent else []),
