@@ -26,7 +26,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help venv spacy-model responses train run shell test validate test-unit test-stories \
-        test-nlu test-e2e clean
+        test-nlu test-e2e compare-pipelines clean
 
 help:
 	@echo "make run     set up (venv, spaCy pipeline, model) and start the action server and Rasa"
@@ -34,6 +34,7 @@ help:
 	@echo "make shell   talk to the bot in the terminal (rasa shell)"
 	@echo "make train   train the model if data or config changed"
 	@echo "make responses  regenerate data/responses/faq.yml from the knowledge file"
+	@echo "make compare-pipelines  train and score each candidate NLU pipeline (experiments/pipelines)"
 
 # --- set-up -----------------------------------------------------------------
 venv: $(VENV)/.ready
@@ -80,7 +81,8 @@ shell: train
 	@MODEL=$(MODEL) ACTION_HOST=$(ACTION_HOST) ACTION_PORT=$(ACTION_PORT) scripts/run.sh --shell
 
 # --- checks -----------------------------------------------------------------
-test: train validate test-stories test-nlu test-unit-and-e2e
+# Cheap checks first; the end-to-end tests against the real servers last.
+test: validate test-unit test-stories test-nlu test-e2e
 
 validate: venv
 	$(PY) scripts/sync_responses.py --check
@@ -100,9 +102,8 @@ test-unit: venv
 test-e2e: train
 	ALIMAIL_MODEL=$(MODEL) $(PY) -m pytest tests/e2e -q
 
-# One pytest run last, so its closing line reports every test.
-test-unit-and-e2e: train
-	ALIMAIL_MODEL=$(MODEL) $(PY) -m pytest tests/unit tests/e2e -q
+compare-pipelines: venv spacy-model
+	scripts/compare_pipelines.sh
 
 clean:
 	rm -rf build models results .rasa .pytest_cache $(VENV)
