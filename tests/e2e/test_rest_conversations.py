@@ -82,21 +82,35 @@ def test_faq_mid_guide_then_continue(servers, sender):
     assert replies[-1]["text"].startswith("Step 3 of 6")
 
 
-def test_did_you_mean_button_continues_with_the_chosen_intent(servers, sender):
-    replies = servers.say(sender, "/nlu_fallback")
-    assert "Did you mean" in text_of(replies)
+def first_fallback_stage(replies: List[Dict[str, Any]]) -> None:
+    """The first fallback answer offers topics (or likely intents) and "Something else"."""
+    assert "understand" in text_of(replies)
     assert button_payload(replies, "Something else") == "/out_of_scope"
+    assert button_payload(replies, "I forgot my password") == "/forgot_password"
+
+
+def test_did_you_mean_button_continues_with_the_chosen_intent(servers, sender):
+    first_fallback_stage(servers.say(sender, "/nlu_fallback"))
     replies = servers.say(sender, "/forgot_password")  # what a suggestion button sends
     assert "Forgotten Password" in text_of(replies)
     assert "secure phone number" in text_of(replies)
 
 
 def test_two_messages_not_understood_offer_escalation(servers, sender):
-    replies = servers.say(sender, "/nlu_fallback")
-    assert "Did you mean" in text_of(replies)
+    first_fallback_stage(servers.say(sender, "/nlu_fallback"))
     replies = servers.say(sender, "/nlu_fallback")
     assert "still couldn't understand" in text_of(replies)
     assert button_payload(replies, "Open a ticket") == "/open_ticket"
+    replies = servers.say(sender, "yes please")
+    assert "can't open support tickets yet" in text_of(replies)
+
+
+def test_something_else_asks_to_rephrase_then_understands(servers, sender):
+    first_fallback_stage(servers.say(sender, "/nlu_fallback"))
+    replies = servers.say(sender, "/out_of_scope")  # the "Something else" button
+    assert "other words" in text_of(replies)
+    replies = servers.say(sender, "my newsletter got flagged as spam")
+    assert "Legitimate mail marked as spam" in text_of(replies)
 
 
 @pytest.mark.parametrize("message", [
