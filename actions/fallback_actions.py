@@ -65,6 +65,13 @@ def suggestion_buttons(kb: Knowledge, tracker: Tracker, lang: str) -> List[Dict[
     return buttons
 
 
+def detour_return(kb: Knowledge, tracker: Tracker, lang: str) -> List[Dict[str, Any]]:
+    """Back to the guide after a detour; a running form re-asks its own question instead."""
+    if (tracker.active_loop or {}).get("name"):
+        return []
+    return resume_messages(kb, guide_state(tracker), lang)
+
+
 class ActionAskAffirmation(Action):
     """First fallback stage: "did you mean …?" with the likely intents in human words."""
 
@@ -127,7 +134,7 @@ class ActionOutOfScope(Action):
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         kb = knowledge()
         lang = language(tracker)
-        send(dispatcher, out_of_scope_messages(kb, lang) + resume_messages(kb, guide_state(tracker), lang))
+        send(dispatcher, out_of_scope_messages(kb, lang) + detour_return(kb, tracker, lang))
         return []
 
 
@@ -141,5 +148,5 @@ class ActionShowHelp(Action):
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         kb = knowledge()
         lang = language(tracker)
-        send(dispatcher, help_messages(kb, lang) + resume_messages(kb, guide_state(tracker), lang))
+        send(dispatcher, help_messages(kb, lang) + detour_return(kb, tracker, lang))
         return []

@@ -12,7 +12,7 @@ from actions.dispatch import send
 from actions.knowledge import knowledge
 from actions.menus import help_messages
 from actions.state import guide_state, language, latest_entity, latest_intent, slot_events
-from actions.ticket_actions import tickets_unavailable_messages
+from actions.ticket_actions import accept_ticket_offer
 
 
 class ActionStartGuide(Action):
@@ -90,9 +90,9 @@ class ActionHandleAnswer(Action):
         role = latest_entity(tracker, "role") or state.role
         accepted_offer = state.pending_offer == guide.OFFER_TICKET and intent == "affirm"
         reply = guide.answer(knowledge(), state, lang, intent, role=role)
-        if accepted_offer:
-            send(dispatcher, tickets_unavailable_messages(reply.state, lang))
         send(dispatcher, reply.messages)
+        if accepted_offer:
+            return slot_events(reply.state) + accept_ticket_offer(dispatcher, tracker)
         return slot_events(reply.state)
 
 

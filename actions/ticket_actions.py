@@ -1,71 +1,175 @@
-"""Escalation to a support ticket.
-
-Ticket creation is not built yet (next issue), so these actions say so honestly,
-give the route the guide names (postmaster or Alibaba Cloud console), and list
-what the user should mention. They never invent a ticket number.
-"""
+"""Escalation: open a support ticket from the conversation, and tell users about their tickets."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+import logging
+import uuid
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import phrases
-from actions.dispatch import send
-from actions.guide import GuideState, message
 from actions.knowledge import knowledge
-from actions.state import SLOT_OFFER, guide_state, language
+from actions.state import SLOT_OFFER, guide_state, language, latest_entity
+from actions.ticket_draft import (default_description, is_postmaster, priority_for, queue_for, steps_tried,
+                                  transcript)
+from actions.ticket_form import FORM, FORM_SLOTS, SLOT_CONFIRMED, SLOT_DESCRIPTION, SLOT_EMAIL, SLOT_EML
+from tickets.notify import notify_ticket_created
+from tickets.store import NewTicket, StoreUnavailable, Ticket, TicketNotFound, TicketStore, parse_id
+
+logger = logging.getLogger(__name__)
+
+SLOT_REQUEST_ID = "ticket_request_id"
+SLOT_LAST_TICKET = "last_ticket_id"
+STATUS_WORDS = {"open": "status_open", "in_progress": "status_in_progress",
+                "resolved": "status_resolved", "closed": "status_closed"}
 
 
-def _failure_label(record: str, lang: str) -> str:
-    """`forgot_password:step 3` → `Forgotten Password, step 3`."""
-    key, _, detail = record.partition(":")
-    try:
-        title = knowledge().problem(key).title.get(lang)
-    except KeyError:
-        title = key
-    return f"{title}, {detail}" if detail else title
+@lru_cache(maxsize=1)
+def ticket_store() -> TicketStore:
+    """One store per action-server process (TICKETS_DB_URL or the SQLite file)."""
+    return TicketStore()
 
 
-def tickets_unavailable_messages(state: GuideState, lang: str) -> List[Dict[str, Any]]:
-    """Say that tickets can't be opened yet, with the context to pass on to the postmaster."""
-    lines = [phrases.say("tickets_unavailable", lang)]
-    context = []
-    if state.problem:
-        context.append(phrases.say("ticket_context_problem", lang,
-                                   text=knowledge().problem(state.problem).title.get(lang)))
-    if state.error_code:
-        context.append(phrases.say("ticket_context_error", lang, text=state.error_code))
-    if state.steps_failed:
-        context.append(phrases.say("ticket_context_failed", lang,
-                                   text="; ".join(_failure_label(r, lang) for r in state.steps_failed)))
-    if context:
-        lines += ["", phrases.say("ticket_context", lang)] + [f"- {line}" for line in context]
-    return [message("\n".join(lines))]
+def channel_of(tracker: Tracker) -> str:
+    return tracker.get_latest_input_channel() or "unknown"
 
 
-class ActionOpenTicket(Action):
-    """The user asked for a ticket or a human."""
+def start_ticket_events() -> List[Dict[Text, Any]]:
+    """Fresh form slots and a new request id (the ticket's idempotency key)."""
+    return [SlotSet(slot, None) for slot in FORM_SLOTS] + [SlotSet(SLOT_REQUEST_ID, uuid.uuid4().hex),
+                                                          SlotSet(SLOT_OFFER, None)]
+
+
+class ActionStartTicket(Action):
+    """Begin a ticket request; the ticket form follows (rule)."""
 
     def name(self) -> Text:
-        return "action_open_ticket"
+        return "action_start_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        send(dispatcher, tickets_unavailable_messages(guide_state(tracker), language(tracker)))
-        return [SlotSet(SLOT_OFFER, None)]
+        dispatcher.utter_message(text=phrases.say("ticket_start", language(tracker)))
+        return start_ticket_events()
+
+
+def accept_ticket_offer(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
+    """The user said yes to "shall I open a ticket?": start the form right away."""
+    dispatcher.utter_message(text=phrases.say("ticket_start", language(tracker)))
+    return start_ticket_events() + [FollowupAction(FORM)]
+
+
+def _time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def confirmation_text(ticket: Ticket, lang: str) -> str:
+    return "\n".join([
+        phrases.say("ticket_opened", lang, id=ticket.id, queue=ticket.queue, priority=ticket.priority),
+        phrases.say(f"next_{ticket.queue}", lang, email=ticket.contact_email),
+        phrases.say("ticket_status_hint", lang, id=ticket.id),
+    ])
+
+
+class ActionSubmitTicket(Action):
+    """Store the confirmed ticket (committed before we confirm), then notify staff in the background."""
+
+    def name(self) -> Text:
+        return "action_submit_ticket"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        lang = language(tracker)
+        reset = [SlotSet(SLOT_CONFIRMED, None)]
+        if tracker.get_slot(SLOT_CONFIRMED) is not True:
+            dispatcher.utter_message(text=phrases.say("ticket_not_opened", lang))
+            return reset
+        kb = knowledge()
+        state = guide_state(tracker)
+        request_id = tracker.get_slot(SLOT_REQUEST_ID) or uuid.uuid4().hex
+        new = NewTicket(
+            idempotency_key=f"{channel_of(tracker)}:{tracker.sender_id}:{request_id}",
+            priority=priority_for(kb, state),
+            queue=queue_for(state),
+            contact_email=tracker.get_slot(SLOT_EMAIL),
+            description=tracker.get_slot(SLOT_DESCRIPTION) or default_description(kb, state) or "",
+            channel=channel_of(tracker),
+            sender_id=tracker.sender_id,
+            problem=state.problem,
+            error_code=state.error_code,
+            steps_tried=steps_tried(kb, state),
+            is_postmaster=is_postmaster(state),
+            eml_delivery=tracker.get_slot(SLOT_EML),
+            language=lang,
+            transcript=transcript(tracker.events),
+        )
+        try:
+            ticket, created = ticket_store().create(new)
+        except StoreUnavailable as error:
+            logger.error("ticket not stored: %s", error)
+            dispatcher.utter_message(text=phrases.say("ticket_store_down", lang))
+            return reset
+        if created:
+            notify_ticket_created(ticket)
+        dispatcher.utter_message(text=confirmation_text(ticket, lang))
+        return reset + [SlotSet(SLOT_LAST_TICKET, ticket.id), SlotSet(SLOT_OFFER, None)]
+
+
+class ActionCancelTicket(Action):
+    """Leave the ticket form without opening anything."""
+
+    def name(self) -> Text:
+        return "action_cancel_ticket"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(text=phrases.say("ticket_cancelled", language(tracker)))
+        return [ActiveLoop(None), SlotSet("requested_slot", None)] + [SlotSet(s, None) for s in FORM_SLOTS]
+
+
+def _status_line(ticket: Ticket, lang: str) -> str:
+    kb = knowledge()
+    title = kb.problem(ticket.problem).title.get(lang) if ticket.problem else phrases.say("no_problem", lang)
+    line = phrases.say("ticket_line", lang, id=ticket.id, title=title,
+                       status=phrases.say(STATUS_WORDS[ticket.status], lang), updated=_time(ticket.updated_at))
+    comment = ticket.latest_comment()
+    if comment:
+        line += "\n  " + phrases.say("ticket_latest_note", lang, text=comment.detail)
+    return line
 
 
 class ActionTicketStatus(Action):
-    """The user asked about a ticket's status."""
+    """The sender's own tickets on this channel; any other id gets the same "not found"."""
 
     def name(self) -> Text:
         return "action_ticket_status"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(text=phrases.say("ticket_status_unavailable", language(tracker)))
+        lang = language(tracker)
+        asked: Optional[str] = latest_entity(tracker, "ticket_id")
+        try:
+            if asked:
+                if parse_id(asked) is None:
+                    raise TicketNotFound(asked)
+                ticket = ticket_store().get_for_sender(asked, tracker.sender_id, channel_of(tracker))
+                dispatcher.utter_message(text=_status_line(ticket, lang))
+                return []
+            mine = ticket_store().list_for_sender(tracker.sender_id, channel_of(tracker))
+        except TicketNotFound:
+            dispatcher.utter_message(text=phrases.say("ticket_not_found", lang, id=asked.strip().upper()))
+            return []
+        except StoreUnavailable as error:
+            logger.error("ticket status unavailable: %s", error)
+            dispatcher.utter_message(text=phrases.say("ticket_store_down_status", lang))
+            return []
+        if not mine:
+            dispatcher.utter_message(text=phrases.say("no_tickets", lang))
+            return []
+        lines = [phrases.say("your_tickets", lang)] + [_status_line(t, lang) for t in mine[:10]]
+        dispatcher.utter_message(text="\n".join(lines))
         return []

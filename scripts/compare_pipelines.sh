@@ -18,7 +18,8 @@ for config in "${candidates[@]}"; do
   name=$(basename "$config" .yml)
   echo "== $name"
   start=$(date +%s)
-  .venv/bin/rasa train nlu --config "$config" --nlu data --out "$out/models" \
+  # RASA_MAX_CACHE_SIZE=0: no training cache, so every candidate trains from scratch and times compare.
+  RASA_MAX_CACHE_SIZE=0 .venv/bin/rasa train nlu --config "$config" --nlu data --out "$out/models" \
     --fixed-model-name "$name" > "$out/$name.train.log" 2>&1
   seconds=$(( $(date +%s) - start ))
   .venv/bin/python scripts/evaluate_nlu.py --model "$out/models/$name.tar.gz" \

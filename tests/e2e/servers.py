@@ -54,6 +54,7 @@ class Servers:
     rasa_url: str
     action_url: str
     processes: List[subprocess.Popen]
+    tickets_db_url: str
 
     def alive(self) -> bool:
         return all(p.poll() is None for p in self.processes)
@@ -75,12 +76,18 @@ class Servers:
                 process.kill()
 
 
-def start_servers(workdir: Path, model: Optional[str] = None) -> Servers:
-    """Action server, then Rasa (REST channel) pointing at it; both on 127.0.0.1."""
+def start_servers(workdir: Path, model: Optional[str] = None, extra_env: Optional[Dict[str, str]] = None) -> Servers:
+    """Action server, then Rasa (REST channel) pointing at it; both on 127.0.0.1.
+
+    Tickets go to a SQLite file in `workdir` unless `extra_env` names another TICKETS_DB_URL.
+    """
     action_port, rasa_port = free_port(), free_port()
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
-    env = dict(os.environ, SANIC_HOST="127.0.0.1", PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, SANIC_HOST="127.0.0.1", PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2",
+               TICKETS_DB_URL=f"sqlite:///{workdir / 'tickets.sqlite3'}")
+    env.pop("TICKET_WEBHOOK_URL", None)
+    env.update(extra_env or {})
     action_log = workdir / "actions.log"
     rasa_log = workdir / "rasa.log"
     actions = subprocess.Popen([str(RASA), "run", "actions", "--actions", "actions", "--port", str(action_port)],
@@ -98,4 +105,5 @@ def start_servers(workdir: Path, model: Optional[str] = None) -> Servers:
         for process in processes:
             process.kill()
         raise
-    return Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{action_port}", processes)
+    return Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{action_port}", processes,
+                   env["TICKETS_DB_URL"])

@@ -13,7 +13,7 @@ from conftest import make_tracker, payloads, run_action, slots_after, texts
 
 START, NEXT, ALL, FAILED, ANSWER, STOP = (ActionStartGuide(), ActionNextStep(), ActionShowAllSteps(),
                                          ActionStepFailed(), ActionHandleAnswer(), ActionStopGuide())
-TICKET_NUMBER = re.compile(r"ALM-\d+|ticket (?:number|id)\s*[:#]?\s*\d", re.I)
+TICKET_ID_OR_NUMBER = re.compile(r"ALM-\d+|ticket (?:number|id)\s*[:#]?\s*\d", re.I)
 
 
 def step_texts(problem_key, role="user"):
@@ -153,17 +153,15 @@ def test_a_failed_step_is_recorded_and_escalation_offered(conversation):
     assert conversation.slots["pending_offer"] == "ticket"
 
 
-def test_accepting_the_offer_says_tickets_are_not_available_without_a_number(conversation):
+def test_accepting_the_offer_starts_the_ticket_form(conversation):
     conversation.turn(START, "eso_local_spam", entities=[{"entity": "error_code", "value": "ESO_LOCAL_SPAM"}])
     conversation.turn(FAILED, "step_failed")
     messages = conversation.turn(ANSWER, "affirm")
-    text = texts(messages)
-    assert "can't open support tickets yet" in text
-    assert "Alibaba Cloud console" in text
-    assert "Error code: ESO_LOCAL_SPAM" in text
-    assert "Mail bounced with ESO_LOCAL_SPAM, step 1" in text
-    assert not TICKET_NUMBER.search(text)
+    assert "open a support ticket" in texts(messages)
+    assert not TICKET_ID_OR_NUMBER.search(texts(messages))  # no id before anything is stored
     assert conversation.slots["pending_offer"] is None
+    assert conversation.slots["ticket_request_id"]
+    assert conversation.slots["steps_failed"] == ["eso_local_spam:step 1"]
 
 
 def test_declining_the_offer_returns_to_the_step(conversation):

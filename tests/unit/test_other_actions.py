@@ -12,7 +12,6 @@ from actions.fallback_actions import (ActionAskAffirmation, ActionAskRephrase, A
                                       ActionOutOfScope, ActionShowHelp)
 from actions.guide_actions import ActionHandleAnswer, ActionNextStep, ActionStartGuide
 from actions.knowledge import knowledge
-from actions.ticket_actions import ActionOpenTicket, ActionTicketStatus
 from conftest import make_tracker, payloads, run_action, slots_after, texts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,23 +110,6 @@ def test_out_of_scope_says_what_the_bot_can_do_and_resumes(conversation):
     assert "outside what I can help with" in messages[0]["text"]
     assert "Forgotten Password" in messages[0]["text"]
     assert messages[-1]["text"].startswith("Step 1 of 4")
-
-
-def test_open_ticket_is_honest_and_never_shows_a_number():
-    tracker = make_tracker("open_ticket", slots={"problem": "forgot_password", "steps_failed": ["forgot_password:step 3"],
-                                                 "pending_offer": "ticket"})
-    messages, events = run_action(ActionOpenTicket(), tracker)
-    text = texts(messages)
-    assert "can't open support tickets yet" in text
-    assert "Forgotten Password, step 3" in text
-    assert not re.search(r"ALM-\d", text)
-    assert slots_after({}, events)["pending_offer"] is None
-
-
-def test_ticket_status_is_honest():
-    tracker = make_tracker("ticket_status", entities=[{"entity": "ticket_id", "value": "ALM-000042"}])
-    messages, _ = run_action(ActionTicketStatus(), tracker)
-    assert "can't look up tickets yet" in texts(messages)
 
 
 def test_every_domain_action_is_implemented_and_every_action_is_in_the_domain():

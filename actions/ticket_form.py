@@ -1,0 +1,176 @@
+"""The ticket form: asks only for what the conversation does not already know, then a summary to confirm."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import phrases
+from actions.guide import PAYLOAD_NO, PAYLOAD_YES, button
+from actions.knowledge import knowledge
+from actions.state import guide_state, language
+from actions.ticket_draft import EML_PROBLEMS, default_description, priority_for, queue_for, steps_tried
+
+FORM = "ticket_form"
+SLOT_EMAIL = "contact_email"
+SLOT_DESCRIPTION = "ticket_description"
+SLOT_EML = "eml_delivery"
+SLOT_CONFIRMED = "ticket_confirmed"
+FORM_SLOTS = [SLOT_EMAIL, SLOT_DESCRIPTION, SLOT_EML, SLOT_CONFIRMED]
+
+# Deliberately simple: one @, a dot in the domain, no spaces; what mail clients accept in practice.
+EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+MIN_DESCRIPTION = 5
+MAX_DESCRIPTION = 2000
+MAX_EML_ANSWER = 500
+EML_OPTIONS = ("eml_option_reply", "eml_option_admin", "eml_option_cannot")
+
+
+def clean_email(value: Any) -> Optional[str]:
+    """The address found in `value` (lower-cased domain), or None when it is not an email address."""
+    if not isinstance(value, str):
+        return None
+    candidates = [w.strip("<>()[],;:\"'") for w in value.split()]
+    found = [c for c in candidates if EMAIL.match(c)]
+    if len(found) != 1 or len(found[0]) > 254:
+        return None
+    local, _, domain = found[0].rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def clean_description(value: Any) -> Optional[str]:
+    if not isinstance(value, str):
+        return None
+    text = " ".join(value.split())
+    if len(text) < MIN_DESCRIPTION or not any(ch.isalpha() for ch in text):
+        return None
+    return text[:MAX_DESCRIPTION]
+
+
+def clean_eml_answer(value: Any) -> Optional[str]:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return " ".join(value.split())[:MAX_EML_ANSWER]
+
+
+def needed_slots(tracker: Tracker) -> List[str]:
+    """The form's questions for this conversation: description only when no problem is known, .eml only for spam bounces."""
+    state = guide_state(tracker)
+    slots = [SLOT_EMAIL]
+    if default_description(knowledge(), state) is None:
+        slots.append(SLOT_DESCRIPTION)
+    if state.problem in EML_PROBLEMS:
+        slots.append(SLOT_EML)
+    slots.append(SLOT_CONFIRMED)
+    return slots
+
+
+class ValidateTicketForm(FormValidationAction):
+    """Validates each answer and re-asks with an explanation when it doesn't fit."""
+
+    def name(self) -> Text:
+        return "validate_ticket_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+        return needed_slots(tracker)
+
+    def validate_contact_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> Dict[Text, Any]:
+        email = clean_email(value)
+        if email is None:
+            dispatcher.utter_message(text=phrases.say("invalid_email", language(tracker)))
+        return {SLOT_EMAIL: email}
+
+    def validate_ticket_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> Dict[Text, Any]:
+        description = clean_description(value)
+        if description is None:
+            dispatcher.utter_message(text=phrases.say("invalid_description", language(tracker),
+                                                      minimum=MIN_DESCRIPTION))
+        return {SLOT_DESCRIPTION: description}
+
+    def validate_eml_delivery(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        answer = clean_eml_answer(value)
+        if answer is None:
+            dispatcher.utter_message(text=phrases.say("invalid_eml_answer", language(tracker)))
+        return {SLOT_EML: answer}
+
+
+class ActionAskContactEmail(Action):
+    def name(self) -> Text:
+        return "action_ask_contact_email"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(text=phrases.say("ask_email", language(tracker)))
+        return []
+
+
+class ActionAskTicketDescription(Action):
+    def name(self) -> Text:
+        return "action_ask_ticket_description"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(text=phrases.say("ask_description", language(tracker)))
+        return []
+
+
+class ActionAskEmlDelivery(Action):
+    """Ask how the original .eml will reach support (the guide's review needs it)."""
+
+    def name(self) -> Text:
+        return "action_ask_eml_delivery"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        lang = language(tracker)
+        options = [phrases.say(key, lang) for key in EML_OPTIONS]
+        dispatcher.utter_message(text=phrases.say("ask_eml", lang), buttons=[button(o, o) for o in options])
+        return []
+
+
+def summary_lines(tracker: Tracker, lang: str) -> List[str]:
+    """The ticket as it will be opened, one fact per line."""
+    kb = knowledge()
+    state = guide_state(tracker)
+    lines = []
+    if state.problem:
+        lines.append(phrases.say("summary_problem", lang, text=kb.problem(state.problem).title.get(lang)))
+    if state.error_code:
+        lines.append(phrases.say("summary_error", lang, text=state.error_code))
+    tried = steps_tried(kb, state)
+    if tried:
+        lines.append(phrases.say("summary_steps", lang, count=len(tried),
+                                 failed=sum(t.endswith("(failed)") or t.endswith("failed") for t in tried)))
+    if state.role:
+        lines.append(phrases.say("summary_role_" + state.role, lang))
+    lines.append(phrases.say("summary_email", lang, text=tracker.get_slot(SLOT_EMAIL)))
+    description = tracker.get_slot(SLOT_DESCRIPTION) or default_description(kb, state)
+    lines.append(phrases.say("summary_description", lang, text=description))
+    if tracker.get_slot(SLOT_EML):
+        lines.append(phrases.say("summary_eml", lang, text=tracker.get_slot(SLOT_EML)))
+    lines.append(phrases.say("summary_queue", lang, queue=queue_for(state), priority=priority_for(kb, state)))
+    return lines
+
+
+class ActionAskTicketConfirmed(Action):
+    """Show the summary and ask for confirmation."""
+
+    def name(self) -> Text:
+        return "action_ask_ticket_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        lang = language(tracker)
+        text = "\n".join([phrases.say("summary_intro", lang)] + [f"- {line}" for line in summary_lines(tracker, lang)]
+                         + ["", phrases.say("summary_confirm", lang)])
+        dispatcher.utter_message(text=text, buttons=[button(phrases.say("button_open_it", lang), PAYLOAD_YES),
+                                                     button(phrases.say("button_cancel", lang), PAYLOAD_NO)])
+        return []

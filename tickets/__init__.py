@@ -1,0 +1,1 @@
+"""Support tickets: storage, notifications, and the staff command line and HTTP API."""
