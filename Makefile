@@ -18,6 +18,7 @@ RASA_HOST ?= 127.0.0.1
 RASA_PORT ?= 5005
 ACTION_HOST ?= 127.0.0.1
 ACTION_PORT ?= 5055
+TICKETS_API_PORT ?= 5056
 # Held-out NLU thresholds (issue 2): make test fails below them.
 MIN_INTENT_ACCURACY ?= 0.95
 MIN_OOS_RECALL ?= 0.85
@@ -26,12 +27,13 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help venv spacy-model responses train run shell test validate test-unit test-stories \
-        test-nlu test-e2e compare-pipelines clean
+        test-nlu test-e2e tickets compare-pipelines clean
 
 help:
 	@echo "make run     set up (venv, spaCy pipeline, model) and start the action server and Rasa"
 	@echo "make test    the same set-up, then every check"
 	@echo "make shell   talk to the bot in the terminal (rasa shell)"
+	@echo "make tickets ARGS='list --status open'   the staff ticket tool (python -m tickets.cli)"
 	@echo "make train   train the model if data or config changed"
 	@echo "make responses  regenerate data/responses/faq.yml from the knowledge file"
 	@echo "make compare-pipelines  train and score each candidate NLU pipeline (experiments/pipelines)"
@@ -74,8 +76,8 @@ train: venv spacy-model
 
 # --- using it ---------------------------------------------------------------
 run: train
-	@MODEL=$(MODEL) RASA_HOST=$(RASA_HOST) RASA_PORT=$(RASA_PORT) \
-	  ACTION_HOST=$(ACTION_HOST) ACTION_PORT=$(ACTION_PORT) scripts/run.sh
+	@MODEL=$(MODEL) RASA_HOST=$(RASA_HOST) RASA_PORT=$(RASA_PORT) ACTION_HOST=$(ACTION_HOST) \
+	  ACTION_PORT=$(ACTION_PORT) TICKETS_API_PORT=$(TICKETS_API_PORT) scripts/run.sh
 
 shell: train
 	@MODEL=$(MODEL) ACTION_HOST=$(ACTION_HOST) ACTION_PORT=$(ACTION_PORT) scripts/run.sh --shell
@@ -101,6 +103,9 @@ test-unit: venv
 
 test-e2e: train
 	ALIMAIL_MODEL=$(MODEL) $(PY) -m pytest tests/e2e -q
+
+tickets: venv
+	$(PY) -m tickets.cli $(ARGS)
 
 compare-pipelines: venv spacy-model
 	scripts/compare_pipelines.sh

@@ -9,6 +9,7 @@ RASA_HOST=${RASA_HOST:-127.0.0.1}
 RASA_PORT=${RASA_PORT:-5005}
 ACTION_HOST=${ACTION_HOST:-127.0.0.1}
 ACTION_PORT=${ACTION_PORT:-5055}
+TICKETS_API_PORT=${TICKETS_API_PORT:-5056}
 RASA=.venv/bin/rasa
 mkdir -p build/logs
 
@@ -37,6 +38,11 @@ for _ in $(seq 1 120); do
 done
 echo "Action server: http://$ACTION_HOST:$ACTION_PORT (log: build/logs/actions.log)"
 
+if [ "${1:-}" != "--shell" ]; then
+  .venv/bin/python -m tickets.api --host "$RASA_HOST" --port "$TICKETS_API_PORT" > build/logs/tickets-api.log 2>&1 &
+  pids+=($!)
+fi
+
 if [ "${1:-}" = "--shell" ]; then
   "$RASA" shell --model "$MODEL" --endpoints "$ENDPOINTS"
   exit 0
@@ -56,6 +62,8 @@ cat <<MSG
 The assistant is running.
   Rasa server:   http://$RASA_HOST:$RASA_PORT   (log: build/logs/rasa.log)
   REST channel:  http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook
+  Ticket API:    http://$RASA_HOST:$TICKETS_API_PORT/tickets   (needs TICKETS_API_TOKEN; log: build/logs/tickets-api.log)
+  Tickets:       ${TICKETS_DB_URL:-sqlite:///var/tickets.sqlite3}   (staff: .venv/bin/python -m tickets.cli list)
   Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook \\
           -H 'Content-Type: application/json' -d '{"sender": "me", "message": "I forgot my password"}'
 Press Ctrl-C to stop both servers.

@@ -31,6 +31,7 @@ TRANSITIONS = {
     "closed": set(),
 }
 QUEUES = ("postmaster", "support")
+MAX_NAME = 128  # width of the author and assignee columns
 
 
 class StoreUnavailable(RuntimeError):
@@ -293,6 +294,8 @@ class TicketStore:
     def assign(self, ticket_id: str, assignee: str, author: str) -> Ticket:
         if not assignee.strip():
             raise InvalidChange("assignee must not be empty")
+        if len(assignee.strip()) > MAX_NAME:
+            raise InvalidChange(f"assignee is longer than {MAX_NAME} characters")
         return self._update(ticket_id, author, "assign",
                             lambda connection, ticket: ({"assignee": assignee.strip()}, assignee.strip()))
 
@@ -303,6 +306,8 @@ class TicketStore:
 
     # -- internals -------------------------------------------------------------
     def _update(self, ticket_id: str, author: str, kind: str, change) -> Ticket:  # type: ignore[no-untyped-def]
+        if not author or len(author) > MAX_NAME:
+            raise InvalidChange(f"author must be 1 to {MAX_NAME} characters")
         number = parse_id(ticket_id)
         if number is None:
             raise TicketNotFound(ticket_id)
