@@ -12,7 +12,9 @@ from rasa_sdk.types import DomainDict
 from actions import phrases
 from actions.guide import PAYLOAD_NO, PAYLOAD_YES, button
 from actions.knowledge import knowledge
-from actions.state import guide_state, language
+from actions.dispatch import send
+from actions.menus import out_of_scope_messages
+from actions.state import guide_state, language, latest_intent
 from actions.ticket_draft import EML_PROBLEMS, default_description, priority_for, queue_for, steps_tried
 
 FORM = "ticket_form"
@@ -83,7 +85,12 @@ class ValidateTicketForm(FormValidationAction):
                                domain: DomainDict) -> Dict[Text, Any]:
         email = clean_email(value)
         if email is None:
-            dispatcher.utter_message(text=phrases.say("invalid_email", language(tracker)))
+            lang = language(tracker)
+            if latest_intent(tracker) == "out_of_scope" and "@" not in str(value):
+                # An unrelated question rather than a bad address: answer it, then the form asks again.
+                send(dispatcher, out_of_scope_messages(knowledge(), lang))
+            else:
+                dispatcher.utter_message(text=phrases.say("invalid_email", lang))
         return {SLOT_EMAIL: email}
 
     def validate_ticket_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -147,8 +154,7 @@ def summary_lines(tracker: Tracker, lang: str) -> List[str]:
         lines.append(phrases.say("summary_error", lang, text=state.error_code))
     tried = steps_tried(kb, state)
     if tried:
-        lines.append(phrases.say("summary_steps", lang, count=len(tried),
-                                 failed=sum(t.endswith("(failed)") or t.endswith("failed") for t in tried)))
+        lines.append(phrases.say("summary_steps", lang, count=len(tried), failed=len(state.steps_failed)))
     if state.role:
         lines.append(phrases.say("summary_role_" + state.role, lang))
     lines.append(phrases.say("summary_email", lang, text=tracker.get_slot(SLOT_EMAIL)))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start the action server and the Rasa server (or `rasa shell` with --shell);
-# Ctrl-C stops both. Called by `make run` / `make shell`, which set MODEL.
+# Start the action server, the Rasa server and the ticket API (or `rasa shell` with --shell);
+# Ctrl-C stops them all. Called by `make run` / `make shell`, which set MODEL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,7 +66,7 @@ The assistant is running.
   Tickets:       ${TICKETS_DB_URL:-sqlite:///var/tickets.sqlite3}   (staff: .venv/bin/python -m tickets.cli list)
   Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook \\
           -H 'Content-Type: application/json' -d '{"sender": "me", "message": "I forgot my password"}'
-Press Ctrl-C to stop both servers.
+Press Ctrl-C to stop them all.
 MSG
 wait -n "${pids[@]}"
 echo "A server stopped; see build/logs/. Stopping the other." >&2

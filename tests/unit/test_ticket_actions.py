@@ -71,6 +71,14 @@ def test_validation_re_asks_with_an_explanation():
     assert result == {"contact_email": "jane@corp.example"} and dispatcher.messages == []
 
 
+def test_an_unrelated_question_instead_of_an_email_is_answered():
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker("out_of_scope", text="what's the weather in hangzhou")
+    result = ValidateTicketForm().validate_contact_email(tracker.latest_message["text"], dispatcher, tracker, {})
+    assert result == {"contact_email": None}
+    assert "outside what I can help with" in dispatcher.messages[0]["text"]
+
+
 def test_the_form_asks_only_what_is_missing():
     assert needed_slots(make_tracker("open_ticket")) == ["contact_email", "ticket_description", "ticket_confirmed"]
     after_guide = make_tracker("open_ticket", slots={"problem": "forgot_password", "guide_stage": "steps"})
