@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import phrases
 from actions.dispatch import send
 from actions.faq_actions import resume_messages
-from actions.guide import OFFER_TICKET, PAYLOAD_NO, PAYLOAD_OPEN_TICKET, button, message
+from actions.guide import OFFER_TICKET, PAYLOAD_NO, PAYLOAD_OPEN_TICKET, button
 from actions.knowledge import Knowledge, knowledge
 from actions.menus import help_messages, out_of_scope_messages, problem_buttons
 from actions.state import SLOT_OFFER, guide_state, language

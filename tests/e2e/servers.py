@@ -76,7 +76,8 @@ class Servers:
                 process.kill()
 
 
-def start_servers(workdir: Path, model: Optional[str] = None, extra_env: Optional[Dict[str, str]] = None) -> Servers:
+def start_servers(workdir: Path, model: Optional[str] = None, extra_env: Optional[Dict[str, str]] = None,
+                  credentials: Optional[Path] = None) -> Servers:
     """Action server, then Rasa (REST channel) pointing at it; both on 127.0.0.1.
 
     Tickets go to a SQLite file in `workdir` unless `extra_env` names another TICKETS_DB_URL.
@@ -96,7 +97,7 @@ def start_servers(workdir: Path, model: Optional[str] = None, extra_env: Optiona
     try:
         wait_until(f"http://127.0.0.1:{action_port}/health", actions, action_log, 120)
         rasa = subprocess.Popen([str(RASA), "run", "--model", model or model_path(), "--interface", "127.0.0.1",
-                                 "--port", str(rasa_port), "--credentials", str(ROOT / "credentials.yml"),
+                                 "--port", str(rasa_port), "--credentials", str(credentials or ROOT / "credentials.yml"),
                                  "--endpoints", str(endpoints)],
                                 cwd=ROOT, env=env, stdout=rasa_log.open("w"), stderr=subprocess.STDOUT)
         processes.append(rasa)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import ticket_actions
 from actions.guide_actions import ActionHandleAnswer, ActionStartGuide, ActionStepFailed
 from actions.ticket_actions import (ActionCancelTicket, ActionStartTicket, ActionSubmitTicket, ActionTicketStatus,
                                     ticket_store)
