@@ -1,0 +1,501 @@
+"""DingTalk enterprise internal robot (HTTP callback mode) as a Rasa input channel.
+
+Named in credentials.yml as ``channels.dingtalk.DingTalkInput: {}``; the callback URL is
+``https://<host>/webhooks/dingtalk/webhook``.
+
+Configuration (environment variables, read when Rasa starts):
+
+- ``DINGTALK_APP_SECRET``: the robot application's AppSecret, which signs every callback.
+  Unset → every callback is refused with 503 (the server still starts). The credentials
+  entry may name another variable: ``channels.dingtalk.DingTalkInput: {app_secret_env: MY_VAR}``.
+- ``DINGTALK_WEBHOOK_HOSTS``: comma-separated hosts the replies may be POSTed to (the
+  ``sessionWebhook`` comes from the request body, so anything else would be server-side
+  request forgery). Default ``oapi.dingtalk.com,api.dingtalk.com``.
+- ``DINGTALK_ALLOW_HTTP=1``: also allow ``http://`` webhooks (local tests only).
+
+A callback is checked (signature and timestamp → 401, body → 400), deduplicated by
+``msgId``, acknowledged at once and handled in the background: the text goes to Rasa and
+the turn's replies are POSTed as one markdown message to the conversation's
+``sessionWebhook``. Buttons are shown as numbered choices; the next reply "1", "2", … or a
+choice's title is turned into that button's payload.
+
+Secrets and webhook URLs (which carry a session token) are never logged: only the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import time
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Hashable, Iterable, List, Optional, \
+    Sequence, Set, Tuple
+from urllib.parse import unquote, urlsplit
+
+import aiohttp
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_NAME = "dingtalk"
+SECRET_ENV = "DINGTALK_APP_SECRET"
+HOSTS_ENV = "DINGTALK_WEBHOOK_HOSTS"
+ALLOW_HTTP_ENV = "DINGTALK_ALLOW_HTTP"
+DEFAULT_WEBHOOK_HOSTS: Tuple[str, ...] = ("oapi.dingtalk.com", "api.dingtalk.com")
+
+MAX_CLOCK_SKEW_MS = 3600 * 1000  # DingTalk: refuse callbacks whose timestamp is more than 1 hour off
+SEND_TIMEOUT = 10.0  # seconds for one POST to the sessionWebhook
+MAX_BODY_BYTES = 1024 * 1024
+SEEN_TTL = 3 * 3600  # seconds a msgId is remembered (DingTalk retries within far less)
+SEEN_MAX = 50_000
+CHOICES_TTL = 24 * 3600  # seconds the last offered choices of a conversation are remembered
+CHOICES_MAX = 50_000
+EXPIRED_WEBHOOK_ERRCODE = 300001
+ACK: Dict[str, Any] = {"msgtype": "empty"}
+CHOICE_HINT = "_Reply with a number to choose._"
+TITLE_LENGTH = 40
+
+Choice = Tuple[str, str]  # (title, payload)
+
+
+# -- signature ---------------------------------------------------------------------
+def compute_sign(secret: str, timestamp: str) -> str:
+    """base64(HMAC-SHA256(key=secret, msg=timestamp + "\\n" + secret)), as DingTalk signs callbacks."""
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}\n{secret}".encode("utf-8"), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def check_signature(secret: str, timestamp: Optional[str], sign: Optional[str],
+                    now_ms: Optional[int] = None) -> Optional[str]:
+    """Why the callback's `timestamp` and `sign` headers are not acceptable; None when they are."""
+    if not timestamp or not sign:
+        return "missing timestamp or sign header"
+    timestamp = timestamp.strip()
+    if not timestamp.isdigit() or len(timestamp) > 15:
+        return "malformed timestamp"
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    if abs(now_ms - int(timestamp)) > MAX_CLOCK_SKEW_MS:
+        return "timestamp more than 1 hour off"
+    expected = compute_sign(secret, timestamp).encode("ascii")
+    candidates = {sign.strip()}
+    if "%" in sign:
+        candidates.add(unquote(sign.strip()))
+    if not any(hmac.compare_digest(expected, c.encode("utf-8")) for c in candidates):
+        return "wrong signature"
+    return None
+
+
+# -- the callback body ---------------------------------------------------------------
+@dataclass
+class DingTalkMessage:
+    msg_id: str
+    text: str
+    sender_id: str  # senderStaffId, else senderId: the Rasa conversation id
+    staff_id: Optional[str]
+    conversation_id: str
+    conversation_type: str  # "1" one-to-one, "2" group
+    session_webhook: str
+    webhook_expires_ms: Optional[int] = None
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_group(self) -> bool:
+        return self.conversation_type == "2"
+
+
+METADATA_FIELDS = ("msgId", "msgtype", "createAt", "conversationType", "conversationId", "conversationTitle",
+                   "senderId", "senderStaffId", "senderNick", "senderCorpId", "isAdmin", "chatbotUserId",
+                   "isInAtList", "robotCode")
+
+
+def _string(data: Dict[str, Any], key: str, required: bool = True) -> Optional[str]:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
+        if required:
+            raise ValueError(f"missing or invalid field {key!r}")
+        return None
+    return str(value).strip()
+
+
+def message_text(data: Dict[str, Any]) -> str:
+    """The user's words: text.content; the text parts of rich text; the recognized speech of audio."""
+    msgtype = data.get("msgtype")
+    if msgtype == "text":
+        text = data.get("text")
+        if not isinstance(text, dict) or not isinstance(text.get("content"), str):
+            raise ValueError("missing or invalid field 'text.content'")
+        return text["content"].strip()
+    content = data.get("content") if isinstance(data.get("content"), dict) else {}
+    if msgtype == "richText" and isinstance(content.get("richText"), list):
+        return " ".join(str(part["text"]).strip() for part in content["richText"]
+                        if isinstance(part, dict) and part.get("text")).strip()
+    if msgtype == "audio" and isinstance(content.get("recognition"), str):
+        return content["recognition"].strip()
+    return ""  # a picture, file, …: the bot answers an empty message with what it can do
+
+
+def parse_callback(body: bytes) -> DingTalkMessage:
+    """The callback's JSON body as a message; ValueError (with a short reason) when malformed."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("body is not JSON")
+    if not isinstance(data, dict):
+        raise ValueError("body is not a JSON object")
+    _string(data, "msgtype")
+    msg_id = _string(data, "msgId")
+    conversation_id = _string(data, "conversationId")
+    webhook = _string(data, "sessionWebhook")
+    staff_id = _string(data, "senderStaffId", required=False)
+    sender_id = staff_id or _string(data, "senderId", required=False)
+    if not sender_id:
+        raise ValueError("missing field 'senderStaffId' or 'senderId'")
+    conversation_type = _string(data, "conversationType", required=False) or "1"
+    if conversation_type not in ("1", "2"):
+        raise ValueError("invalid field 'conversationType'")
+    expires = data.get("sessionWebhookExpiredTime")
+    expires_ms = int(expires) if isinstance(expires, int) and not isinstance(expires, bool) else None
+    metadata = {"dingtalk": {key: data[key] for key in METADATA_FIELDS if key in data}}
+    return DingTalkMessage(msg_id=msg_id, text=message_text(data), sender_id=sender_id, staff_id=staff_id,
+                           conversation_id=conversation_id, conversation_type=conversation_type,
+                           session_webhook=webhook, webhook_expires_ms=expires_ms, metadata=metadata)
+
+
+# -- where replies may go ----------------------------------------------------------
+def parse_hosts(value: Optional[str]) -> Tuple[str, ...]:
+    hosts = tuple(h.strip().lower().rstrip(".") for h in (value or "").split(",") if h.strip())
+    return hosts or DEFAULT_WEBHOOK_HOSTS
+
+
+def webhook_host(url: str) -> str:
+    """The host of `url`, for logs (the URL itself carries a session token)."""
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
+
+
+def webhook_allowed(url: str, hosts: Iterable[str], allow_http: bool = False) -> bool:
+    """True when `url` is https (or http when allowed) on one of `hosts`, without user info."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    schemes = ("https", "http") if allow_http else ("https",)
+    if parts.scheme.lower() not in schemes or parts.username is not None or parts.password is not None:
+        return False
+    host = (parts.hostname or "").lower().rstrip(".")
+    return bool(host) and host in {h.lower().rstrip(".") for h in hosts}
+
+
+# -- numbered choices ----------------------------------------------------------------
+_NUMBER = re.compile(r"^[#(\[]?\s*(\d{1,3})\s*[.)\]、:]?$")
+
+
+def _normalize(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
+    text = re.sub(r"\s+", " ", text).strip().casefold()
+    return text.rstrip(".!。！ ")
+
+
+def translate_choice(text: str, choices: Sequence[Choice]) -> str:
+    """The payload of the choice the user picked by number ("2") or by title; else `text` unchanged."""
+    if not choices or not text:
+        return text
+    normalized = _normalize(text)
+    number = _NUMBER.match(normalized)
+    if number:
+        index = int(number.group(1))
+        return choices[index - 1][1] if 1 <= index <= len(choices) else text
+    for title, payload in choices:
+        if _normalize(title) == normalized:
+            return payload
+    return text
+
+
+# -- markdown ----------------------------------------------------------------------
+_INLINE_CODE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+
+
+def to_markdown(text: str) -> str:
+    """Bot text as DingTalk markdown: line breaks kept (hard breaks), inline code as plain text.
+
+    DingTalk's markdown has no code spans and joins single newlines, so those two are converted;
+    everything else (**bold**, links, lists) is passed through as the bot wrote it.
+    """
+    text = _INLINE_CODE.sub(r"\1", text.replace("\r\n", "\n").strip())
+    lines = [line.rstrip() for line in text.split("\n")]
+    out: List[str] = []
+    for index, line in enumerate(lines):
+        if index:
+            out.append("  \n" if line and lines[index - 1] else "\n")
+        out.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "".join(out))
+
+
+def plain_title(markdown: str) -> str:
+    """A short plain-text title (the notification text) from the first line of the reply."""
+    for line in markdown.split("\n"):
+        line = _LINK.sub(r"\1", line).replace("**", "").replace("__", "").replace("`", "")
+        line = re.sub(r"^\s*(#+|[-*>]|\d+\.)\s+", "", line).strip(" *_")
+        if line:
+            return line if len(line) <= TITLE_LENGTH else line[:TITLE_LENGTH - 1].rstrip() + "…"
+    return "Reply"
+
+
+def render_turn(messages: Sequence[Dict[str, Any]]) -> Tuple[str, List[Choice]]:
+    """A turn's bot messages as one markdown text (a paragraph each), and the buttons as numbered choices."""
+    paragraphs: List[str] = []
+    choices: List[Choice] = []
+    for message in messages:
+        parts: List[str] = []
+        if message.get("text"):
+            parts.append(to_markdown(str(message["text"])))
+        if message.get("image"):
+            parts.append(f"![image]({message['image']})")
+        if message.get("attachment"):
+            parts.append(to_markdown(str(message["attachment"])))
+        custom = message.get("custom")
+        if isinstance(custom, dict) and isinstance(custom.get("text"), str):
+            parts.append(to_markdown(custom["text"]))
+        lines = []
+        for button in message.get("buttons") or []:
+            if not isinstance(button, dict):
+                continue
+            title = str(button.get("title") or button.get("payload") or "").strip()
+            payload = str(button.get("payload") or title).strip()
+            if not title:
+                continue
+            choices.append((title, payload))
+            lines.append(f"{len(choices)}. {title}")
+        if lines:
+            parts.append("\n".join(lines))
+        if parts:
+            paragraphs.append("\n\n".join(parts))
+    if choices:
+        paragraphs.append(CHOICE_HINT)
+    return "\n\n".join(paragraphs), choices
+
+
+def reply_payload(markdown: str, message: DingTalkMessage) -> Dict[str, Any]:
+    """The sessionWebhook body: markdown; in a group chat it @-mentions the sender."""
+    payload: Dict[str, Any] = {"msgtype": "markdown", "markdown": {"title": plain_title(markdown), "text": markdown}}
+    if message.is_group and message.staff_id:
+        payload["at"] = {"atUserIds": [message.staff_id], "isAtAll": False}
+    return payload
+
+
+# -- bounded memory ------------------------------------------------------------------
+class TTLCache:
+    """At most `max_items` entries, each forgotten `ttl` seconds after it was last set (oldest first)."""
+
+    def __init__(self, max_items: int, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_items = max_items
+        self.ttl = ttl
+        self.clock = clock
+        self._items: "OrderedDict[Hashable, Tuple[float, Any]]" = OrderedDict()
+
+    def _purge(self, now: float) -> None:
+        while self._items:
+            key, (expires, _) = next(iter(self._items.items()))
+            if expires > now and len(self._items) <= self.max_items:
+                break
+            self._items.popitem(last=False)
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        self._purge(self.clock())
+        entry = self._items.get(key)
+        return entry[1] if entry else default
+
+    def set(self, key: Hashable, value: Any) -> None:
+        now = self.clock()
+        self._items[key] = (now + self.ttl, value)
+        self._items.move_to_end(key)
+        self._purge(now)
+
+    def discard(self, key: Hashable) -> None:
+        self._items.pop(key, None)
+
+    def add_if_new(self, key: Hashable) -> bool:
+        """Remember `key`; False when it was already remembered (a repeated delivery)."""
+        if self.get(key) is not None:
+            return False
+        self.set(key, True)
+        return True
+
+    def __len__(self) -> int:
+        self._purge(self.clock())
+        return len(self._items)
+
+
+# -- output ------------------------------------------------------------------------
+class DingTalkCollectingOutput(CollectingOutputChannel):
+    """Collects a turn's bot messages; they are sent together once the turn is over."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+
+async def post_reply(url: str, payload: Dict[str, Any], timeout: float = SEND_TIMEOUT) -> bool:
+    """POST `payload` to the sessionWebhook; True when DingTalk accepted it. Never raises."""
+    host = webhook_host(url)
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            async with session.post(url, json=payload, allow_redirects=False) as resp:
+                status = resp.status
+                body = await resp.text()
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+        logger.warning("DingTalk reply to %s failed: %s", host, type(error).__name__)
+        return False
+    if status != 200:
+        logger.warning("DingTalk reply to %s answered HTTP %s", host, status)
+        return False
+    try:
+        answer = json.loads(body) if body else {}
+    except ValueError:
+        answer = {}
+    errcode = answer.get("errcode", 0) if isinstance(answer, dict) else 0
+    if errcode == EXPIRED_WEBHOOK_ERRCODE:
+        logger.warning("DingTalk sessionWebhook expired (errcode %s); reply dropped", errcode)
+        return False
+    if errcode not in (0, None):
+        logger.warning("DingTalk refused the reply: errcode %s (%s)", errcode, str(answer.get("errmsg"))[:200])
+        return False
+    return True
+
+
+# -- the channel -------------------------------------------------------------------
+def _error(status: int, message: str) -> HTTPResponse:
+    return response.json({"error": message}, status=status)
+
+
+class DingTalkInput(InputChannel):
+    """DingTalk enterprise internal robot, HTTP callback mode: POST /webhooks/dingtalk/webhook."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "DingTalkInput":
+        credentials = credentials or {}
+        secret_env = str(credentials.get("app_secret_env") or SECRET_ENV)
+        if "app_secret" in credentials:
+            logger.warning("DingTalk: 'app_secret' in credentials.yml is ignored; set %s instead", secret_env)
+        secret = os.environ.get(secret_env, "").strip() or None
+        allow_http = os.environ.get(ALLOW_HTTP_ENV, "").strip().lower() in ("1", "true", "yes")
+        channel = cls(secret, parse_hosts(os.environ.get(HOSTS_ENV)), allow_http)
+        if secret is None:
+            logger.warning("DingTalk channel: %s is unset, so every callback is refused (503)", secret_env)
+        return channel
+
+    def __init__(self, app_secret: Optional[str], webhook_hosts: Sequence[str] = DEFAULT_WEBHOOK_HOSTS,
+                 allow_http: bool = False, send_timeout: float = SEND_TIMEOUT) -> None:
+        self.app_secret = app_secret
+        self.webhook_hosts = tuple(webhook_hosts)
+        self.allow_http = allow_http
+        self.send_timeout = send_timeout
+        self.seen = TTLCache(SEEN_MAX, SEEN_TTL)
+        self.choices = TTLCache(CHOICES_MAX, CHOICES_TTL)
+        self._locks: Dict[Hashable, List[Any]] = {}
+        self._tasks: Set["asyncio.Task[None]"] = set()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("dingtalk_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "configured": self.app_secret is not None})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                return self.accept(request, on_new_message)
+            except Exception:  # never a stack trace to the caller
+                logger.exception("DingTalk callback failed")
+                return _error(500, "internal error")
+
+        return webhook
+
+    def accept(self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+        """Check the callback, acknowledge it, and handle the message in the background."""
+        if self.app_secret is None:
+            return _error(503, "DingTalk channel is not configured")
+        problem = check_signature(self.app_secret, request.headers.get("timestamp"), request.headers.get("sign"))
+        if problem:
+            logger.warning("DingTalk callback refused: %s", problem)
+            return _error(401, "invalid signature or timestamp")
+        body = request.body or b""
+        if len(body) > MAX_BODY_BYTES:
+            return _error(413, "body too large")
+        try:
+            message = parse_callback(body)
+        except ValueError as error:
+            logger.warning("DingTalk callback refused: %s", error)
+            return _error(400, str(error))
+        if not webhook_allowed(message.session_webhook, self.webhook_hosts, self.allow_http):
+            logger.error("DingTalk message %s dropped: sessionWebhook host %r is not allowed (%s)",
+                         message.msg_id, webhook_host(message.session_webhook), HOSTS_ENV)
+            return response.json(ACK)
+        if not self.seen.add_if_new(message.msg_id):
+            logger.info("DingTalk message %s delivered again; ignored", message.msg_id)
+            return response.json(ACK)
+        task = asyncio.get_running_loop().create_task(self.process(message, on_new_message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return response.json(ACK)
+
+    @contextlib.asynccontextmanager
+    async def _conversation(self, key: Hashable) -> AsyncIterator[None]:
+        """One turn at a time per conversation and sender, in arrival order."""
+        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._locks.pop(key, None)
+
+    async def process(self, message: DingTalkMessage,
+                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """Rasa's turn for `message`, then its replies as one markdown message. Never raises."""
+        key = (message.conversation_id, message.sender_id)
+        try:
+            async with self._conversation(key):
+                text = translate_choice(message.text, self.choices.get(key) or [])
+                collector = DingTalkCollectingOutput()
+                await on_new_message(UserMessage(text, collector, message.sender_id, input_channel=self.name(),
+                                                 message_id=message.msg_id, metadata=message.metadata))
+                markdown, choices = render_turn(collector.messages)
+                if choices:
+                    self.choices.set(key, choices)
+                else:
+                    self.choices.discard(key)
+                if not markdown:
+                    return
+                if message.webhook_expires_ms is not None and message.webhook_expires_ms <= time.time() * 1000:
+                    logger.warning("DingTalk sessionWebhook of message %s expired; reply dropped", message.msg_id)
+                    return
+                await post_reply(message.session_webhook, reply_payload(markdown, message), self.send_timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("DingTalk message %s could not be handled", message.msg_id)
