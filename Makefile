@@ -27,7 +27,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help venv spacy-model responses train run shell test validate test-unit test-stories \
-        test-nlu test-e2e tickets compare-pipelines clean
+        test-nlu test-e2e tickets compare-pipelines clean webchat browser
 
 help:
 	@echo "make run     set up (venv, spaCy pipeline, model) and start the action server and Rasa"
@@ -35,6 +35,8 @@ help:
 	@echo "make shell   talk to the bot in the terminal (rasa shell)"
 	@echo "make tickets ARGS='list --status open'   the staff ticket tool (python -m tickets.cli)"
 	@echo "make train   train the model if data or config changed"
+	@echo "make webchat build the web chat widget into build/webchat (npm ci; served by Rasa)"
+	@echo "make browser install Chromium for the browser test when /usr/bin/chromium is missing"
 	@echo "make responses  regenerate data/responses/faq.yml from the knowledge file"
 	@echo "make compare-pipelines  train and score each candidate NLU pipeline (experiments/pipelines)"
 
@@ -74,8 +76,35 @@ train: venv spacy-model
 	fi
 	@cp -f "$(CACHE_DIR)/$(MODEL)" $(MODEL)
 
+# The web chat widget (webchat/): npm ci from the committed lock file (in build/, so node_modules
+# stays out of the checkout), then the widget's files and socket.io.min.js into build/webchat/,
+# which the Rasa channel channels/webchat.py serves at /webhooks/socketio/webchat/.
+WEBCHAT_SRC := $(wildcard webchat/src/*)
+webchat: build/webchat/.ready
+
+build/webchat/.ready: webchat/package.json webchat/package-lock.json $(WEBCHAT_SRC)
+	@command -v npm >/dev/null || { echo "make webchat needs Node.js 20 and npm on the PATH" >&2; exit 1; }
+	@mkdir -p build/webchat-npm
+	@cp webchat/package.json webchat/package-lock.json build/webchat-npm/
+	cd build/webchat-npm && npm ci --no-audit --no-fund --loglevel=error
+	@rm -rf build/webchat && mkdir -p build/webchat
+	cp build/webchat-npm/node_modules/socket.io-client/dist/socket.io.min.js $(WEBCHAT_SRC) build/webchat/
+	@touch $@
+
+# Chromium for the browser test (Playwright drives Debian's /usr/bin/chromium; its own browser
+# downloads are not used). Installs only when missing.
+browser:
+	@if [ -x /usr/bin/chromium ]; then \
+	  echo "Chromium present: /usr/bin/chromium"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Chromium for the browser test (apt-get install chromium)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "The browser test needs /usr/bin/chromium: run 'sudo apt-get install -y chromium'" >&2; exit 1; \
+	fi
+
 # --- using it ---------------------------------------------------------------
-run: train
+run: train webchat
 	@MODEL=$(MODEL) RASA_HOST=$(RASA_HOST) RASA_PORT=$(RASA_PORT) ACTION_HOST=$(ACTION_HOST) \
 	  ACTION_PORT=$(ACTION_PORT) TICKETS_API_PORT=$(TICKETS_API_PORT) scripts/run.sh
 
@@ -101,7 +130,7 @@ test-nlu: train
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
 
-test-e2e: train
+test-e2e: train webchat browser
 	ALIMAIL_MODEL=$(MODEL) $(PY) -m pytest tests/e2e -q
 
 tickets: venv

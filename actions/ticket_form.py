@@ -59,6 +59,13 @@ def clean_eml_answer(value: Any) -> Optional[str]:
     return " ".join(value.split())[:MAX_EML_ANSWER]
 
 
+def verified_email(tracker: Tracker) -> Optional[str]:
+    """The email of the signed-in employee, when the channel verified it (web chat with a JWT)."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    identity = metadata.get("verified_identity") if isinstance(metadata, dict) else None
+    return clean_email(identity.get("email")) if isinstance(identity, dict) else None
+
+
 def needed_slots(tracker: Tracker) -> List[str]:
     """The form's questions for this conversation: description only when no problem is known, .eml only for spam bounces."""
     state = guide_state(tracker)
@@ -80,6 +87,12 @@ class ValidateTicketForm(FormValidationAction):
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
         return needed_slots(tracker)
+
+    def extract_contact_email(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        """A verified email fills the slot, so the question is skipped."""
+        email = None if tracker.get_slot(SLOT_EMAIL) else verified_email(tracker)
+        return {SLOT_EMAIL: email} if email else {}
 
     def validate_contact_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: DomainDict) -> Dict[Text, Any]:

@@ -62,6 +62,7 @@ cat <<MSG
 The assistant is running.
   Rasa server:   http://$RASA_HOST:$RASA_PORT   (log: build/logs/rasa.log)
   REST channel:  http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook
+  Web chat:      http://$RASA_HOST:$RASA_PORT/webhooks/socketio/webchat/   (widget: .../webchat/widget.js)
   Ticket API:    http://$RASA_HOST:$TICKETS_API_PORT/tickets   (needs TICKETS_API_TOKEN; log: build/logs/tickets-api.log)
   Tickets:       ${TICKETS_DB_URL:-sqlite:///var/tickets.sqlite3}   (staff: .venv/bin/python -m tickets.cli list)
   Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook \\

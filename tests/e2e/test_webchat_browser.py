@@ -1,0 +1,254 @@
+"""The web chat in a real browser: Chromium (Debian's, driven by Playwright) against the real servers.
+
+Needs `make webchat` (the widget in build/webchat) and /usr/bin/chromium (`make browser`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator, List
+
+import jwt
+import pytest
+import requests
+
+from servers import ROOT, Servers, start_servers, wait_until
+from tickets.store import TicketStore
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+sync_playwright, expect = playwright_sync.sync_playwright, playwright_sync.expect
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOT = ROOT / "test-output" / "webchat.png"
+PAGE = "/webhooks/socketio/webchat/"
+MARKUP = "<img src=x onerror=alert(1)>"
+TICKET_ID = re.compile(r"ALM-\d{6}")
+JWT_KEY = "webchat-test-secret-0123456789abcdef"
+TIMEOUT_MS = 60_000
+
+CREDENTIALS = """rest:
+channels.webchat.WebChatInput:
+  user_message_evt: user_uttered
+  bot_message_evt: bot_uttered
+  session_persistence: true
+"""
+
+
+def _start(workdir: Path, extra_env=None) -> Servers:
+    if not (ROOT / "build" / "webchat" / "widget.js").is_file():
+        pytest.fail("the widget is not built: run `make webchat`")
+    credentials = workdir / "credentials.yml"
+    credentials.write_text(CREDENTIALS)
+    return start_servers(workdir, credentials=credentials, extra_env=extra_env)
+
+
+@pytest.fixture(scope="module")
+def chat_servers(tmp_path_factory) -> Iterator[Servers]:
+    running = _start(tmp_path_factory.mktemp("webchat"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install -y chromium)")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def dialogs() -> List[str]:
+    return []
+
+
+@pytest.fixture
+def page(browser, dialogs):
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    yield page
+    context.close()
+
+
+# --- helpers -------------------------------------------------------------------------------------
+def open_chat(page, servers: Servers) -> None:
+    page.goto(servers.rasa_url + PAGE)
+    expect(page.locator(".amw-status.amw-online")).to_be_visible()
+
+
+def bot_texts(page) -> List[str]:
+    return page.locator(".amw-bot .amw-text").all_inner_texts()
+
+
+def wait_for_bot(page, pattern: str) -> None:
+    expect(page.locator(".amw-bot .amw-text").filter(has_text=re.compile(pattern)).last).to_be_visible()
+
+
+def type_message(page, text: str) -> None:
+    page.locator(".amw-input").fill(text)
+    page.locator(".amw-input").press("Enter")
+    expect(page.locator(".amw-user .amw-text").last).to_have_text(text)
+
+
+def click_button(page, title: str) -> None:
+    page.locator(".amw-buttons .amw-button", has_text=title).last.click()
+    expect(page.locator(".amw-user .amw-text").last).to_have_text(title)
+
+
+def restart_rasa(servers: Servers) -> None:
+    """Stop the Rasa server and start it again with the same command on the same port."""
+    rasa = servers.processes[1]
+    args = rasa.args
+    rasa.terminate()
+    rasa.wait(timeout=30)
+    log = Path(args[args.index("--endpoints") + 1]).parent / "rasa-restarted.log"
+    env = dict(os.environ, SANIC_HOST="127.0.0.1", PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2",
+               TICKETS_DB_URL=servers.tickets_db_url)
+    env.pop("TICKET_WEBHOOK_URL", None)
+    again = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    servers.processes[1] = again
+    wait_until(servers.rasa_url + "/", again, log, 300)
+
+
+# --- the tests -------------------------------------------------------------------------------------
+def test_static_files_have_their_types_and_nothing_else_is_served(chat_servers):
+    base = chat_servers.rasa_url + PAGE
+    expected = {"": "text/html", "widget.js": "text/javascript", "widget.css": "text/css",
+                "socket.io.min.js": "text/javascript"}
+    for name, content_type in expected.items():
+        reply = requests.get(base + name, timeout=10)
+        assert reply.status_code == 200, name
+        assert reply.headers["Content-Type"].startswith(content_type), (name, reply.headers["Content-Type"])
+        assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'self'" in requests.get(base, timeout=10).headers["Content-Security-Policy"]
+    for bad in ["..%2Fcredentials.yml", "%2e%2e%2f%2e%2e%2fcredentials.yml", ".ready", "nope.js",
+                "%2Fetc%2Fpasswd", "..%5C..%5Ccredentials.yml"]:
+        reply = requests.get(base + bad, timeout=10)
+        assert reply.status_code in (400, 404), (bad, reply.status_code)
+        assert "rest:" not in reply.text and "root:" not in reply.text
+    assert requests.get(chat_servers.rasa_url + "/webhooks/socketio/", timeout=10).json() == {"status": "ok"}
+
+
+def test_guide_by_buttons_reload_keeps_history_then_ticket(chat_servers, page, dialogs):
+    open_chat(page, chat_servers)
+    type_message(page, "hi, i forgot my password")
+    wait_for_bot(page, "secure phone number")
+    click_button(page, "Yes, one of them")
+    wait_for_bot(page, r"^Step 1 of 6:")
+    # The typing indicator shows from the moment a message is sent until the reply comes.
+    shown = page.evaluate("""() => {
+        const b = [...document.querySelectorAll('.amw-buttons .amw-button')].find(x => x.textContent === 'Done, next step');
+        b.click();
+        return !document.querySelector('.amw-typing').hidden;
+    }""")
+    assert shown
+    wait_for_bot(page, r"^Step 2 of 6:")
+    expect(page.locator(".amw-typing")).to_be_hidden()
+    # Buttons of answered questions are gone; the step label is bold.
+    assert page.locator(".amw-bot .amw-step-label", has_text="Step 2 of 6:").count() == 1
+    click_button(page, "Done, next step")
+    wait_for_bot(page, r"^Step 3 of 6:")
+    session_id = page.evaluate("() => JSON.parse(localStorage.getItem(Object.keys(localStorage)[0])).sessionId")
+    assert session_id
+
+    page.reload()
+    expect(page.locator(".amw-status.amw-online")).to_be_visible()
+    texts = bot_texts(page)
+    assert any(t.startswith("Step 1 of 6:") for t in texts) and texts[-1].startswith("Step 3 of 6:")
+    assert "Yes, one of them" in page.locator(".amw-user .amw-text").all_inner_texts()
+    assert page.evaluate("() => JSON.parse(localStorage.getItem(Object.keys(localStorage)[0])).sessionId") == session_id
+    # The same conversation goes on after the reload (the socket joined the session's room again).
+    click_button(page, "Done, next step")
+    wait_for_bot(page, r"^Step 4 of 6:")
+
+    click_button(page, "It didn't work")
+    click_button(page, "Open a ticket")
+    wait_for_bot(page, "Which email address")
+    type_message(page, "jane.doe@corp.example")
+    wait_for_bot(page, "Here's the ticket I'll open")
+    summary = page.locator(".amw-bot .amw-text", has_text="Here's the ticket I'll open").last
+    assert summary.locator("ul.amw-list li").count() >= 3  # the "- " lines are a list
+    click_button(page, "Yes, open it")
+    wait_for_bot(page, r"ALM-\d{6}")
+    ticket_text = page.locator(".amw-bot .amw-text").filter(has_text=TICKET_ID).last
+    assert ticket_text.locator("strong", has_text=TICKET_ID).count() == 1  # **ALM-…** is bold
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert not dialogs
+
+
+def test_markup_in_user_and_bot_text_is_shown_as_text(chat_servers, page, dialogs):
+    open_chat(page, chat_servers)
+    type_message(page, "open a ticket")
+    wait_for_bot(page, "Which email address")
+    type_message(page, "sam@corp.example")
+    description = f"{MARKUP} my mail https://mail.example.com/x?a=1&b=2 does not work"
+    type_message(page, description)
+    wait_for_bot(page, "Here's the ticket I'll open")
+    summary = page.locator(".amw-bot .amw-text", has_text="Here's the ticket I'll open").last
+    assert MARKUP in summary.inner_text()  # the bot echoes the description: shown as text
+    assert MARKUP in page.locator(".amw-user .amw-text").last.inner_text()
+    assert page.locator(".amw-log img").count() == 0
+    links = page.locator(".amw-user a.amw-link")
+    assert links.last.get_attribute("href") == "https://mail.example.com/x?a=1&b=2"
+    assert links.last.get_attribute("rel") == "noopener noreferrer"
+    assert links.last.get_attribute("target") == "_blank"
+    page.wait_for_timeout(500)
+    assert not dialogs
+
+
+def test_widget_reconnects_after_the_rasa_server_restarts(chat_servers, page):
+    open_chat(page, chat_servers)
+    type_message(page, "hi, i forgot my password")
+    wait_for_bot(page, "secure phone number")
+    restart_rasa(chat_servers)
+    expect(page.locator(".amw-status.amw-online")).to_be_visible(timeout=60_000)
+    type_message(page, "how long is the sms code valid")
+    wait_for_bot(page, "expires after 5 minutes")
+
+
+def test_identity_token_sets_the_sender_and_skips_the_email_question(tmp_path_factory, browser):
+    servers = _start(tmp_path_factory.mktemp("webchat-jwt"), extra_env={"WEBCHAT_JWT_KEY": JWT_KEY})
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        # Without a token the server refuses the connection.
+        page.goto(servers.rasa_url + PAGE)
+        expect(page.locator(".amw-status.amw-offline")).to_be_visible()
+        context.close()
+
+        token = jwt.encode({"sub": "E1234", "email": "anna.lee@corp.example", "exp": int(time.time()) + 600},
+                           JWT_KEY, algorithm="HS256")
+        context = browser.new_context()
+        context.add_init_script(f"window.AlimailWebchatConfig = {{token: {token!r}}};")
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        open_chat(page, servers)
+        assert page.evaluate(
+            "() => JSON.parse(localStorage.getItem(Object.keys(localStorage)[0])).sessionId") == "employee-E1234"
+        type_message(page, "open a ticket")
+        type_message(page, "My mailbox shows a strange warning")
+        wait_for_bot(page, "Here's the ticket I'll open")
+        assert "anna.lee@corp.example" in page.locator(".amw-bot .amw-text").last.inner_text() + "".join(
+            bot_texts(page))
+        assert not any("Which email address" in t for t in bot_texts(page))
+        click_button(page, "Yes, open it")
+        wait_for_bot(page, r"ALM-\d{6}")
+        ticket_id = TICKET_ID.search(bot_texts(page)[-1]).group(0)
+        ticket = TicketStore(servers.tickets_db_url).get(ticket_id)
+        assert (ticket.channel, ticket.sender_id, ticket.contact_email) == (
+            "socketio", "employee-E1234", "anna.lee@corp.example")
+        context.close()
+    finally:
+        servers.stop()
