@@ -5,17 +5,16 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 import requests
 
 from channels.dingtalk import compute_sign
 from servers import Servers, start_servers
+from tests.fake_http import RecordingServer
 from tickets.store import TicketStore
 
 SECRET = "e2e-dingtalk-app-secret"
@@ -28,50 +27,27 @@ class FakeWebhook:
     """A local sessionWebhook: records every JSON body POSTed to it, by path; answers errcode 0."""
 
     def __init__(self) -> None:
-        self.records: List[Tuple[str, Dict[str, Any]]] = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with outer.lock:
-                    outer.records.append((self.path, json.loads(body)))
-                answer = json.dumps({"errcode": 0, "errmsg": "ok"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = RecordingServer(responder=lambda record: (200, {"errcode": 0, "errmsg": "ok"}))
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}?session=token"
+        return f"http://{host}:{self.server.port}{path}?session=token"
+
+    @staticmethod
+    def _bodies(records: List[Dict[str, Any]], path: str) -> List[Dict[str, Any]]:
+        return [record["json"] for record in records if record["path"] == path]
 
     def posted(self, path: str) -> List[Dict[str, Any]]:
-        with self.lock:
-            return [body for p, body in self.records if p.split("?")[0] == path]
+        return self._bodies(self.server.snapshot(), path)
 
     def wait_for(self, path: str, count: int) -> List[Dict[str, Any]]:
-        """The first `count` bodies posted to `path`, polling until REPLY_SECONDS have passed."""
-        deadline = time.monotonic() + REPLY_SECONDS
-        while time.monotonic() < deadline:
-            bodies = self.posted(path)
-            if len(bodies) >= count:
-                return bodies
-            time.sleep(0.05)
-        raise AssertionError(f"{len(self.posted(path))} of {count} replies posted to {path} after {REPLY_SECONDS}s")
+        """The first `count` bodies posted to `path`, waiting until REPLY_SECONDS have passed."""
+        records = self.server.wait_for(lambda records: len(self._bodies(records, path)) >= count, REPLY_SECONDS)
+        if records is None:
+            raise AssertionError(f"{len(self.posted(path))} of {count} replies posted to {path} after {REPLY_SECONDS}s")
+        return self._bodies(records, path)
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.fixture(scope="module")

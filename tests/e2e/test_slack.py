@@ -11,18 +11,17 @@ import hmac
 import json
 import os
 import subprocess
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List, Optional
-from urllib.parse import parse_qs, urlencode
+from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import urlencode
 
 import pytest
 import requests
 import yaml
 
 from servers import RASA, ROOT, Servers, free_port, model_path, start_servers, wait_until
+from tests.fake_http import RecordingServer
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test"
@@ -36,56 +35,33 @@ class FakeSlackApi:
     """A Slack Web API on 127.0.0.1 that answers ok and records each call."""
 
     def __init__(self) -> None:
-        self.calls: List[Dict[str, Any]] = []
-        self._lock = threading.Lock()
-        api = self
+        self.server = RecordingServer(responder=self._answer)
+        self.url = f"{self.server.url}/api/"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if (self.headers.get("Content-Type") or "").startswith("application/json"):
-                    body = json.loads(raw or b"{}")
-                else:
-                    body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
-                method = self.path.rsplit("/", 1)[-1]
-                with api._lock:
-                    api.calls.append({"path": self.path, "method": method, "body": body,
-                                      "authorization": self.headers.get("Authorization")})
-                answer = {"ok": True, "channel": body.get("channel"), "ts": f"{time.time():.6f}",
-                          "message": {"text": body.get("text"), "bot_id": "BFAKE"}}
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+    @staticmethod
+    def _answer(call: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
+        body = call["body"] or {}
+        return 200, {"ok": True, "channel": body.get("channel"), "ts": f"{time.time():.6f}",
+                     "message": {"text": body.get("text"), "bot_id": "BFAKE"}}
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
+
+    @staticmethod
+    def _posts(calls: List[Dict[str, Any]], channel: str) -> List[Dict[str, Any]]:
+        return [c for c in calls if c["path"].rsplit("/", 1)[-1] == "chat.postMessage"
+                and (c["body"] or {}).get("channel") == channel]
 
     def posts(self, channel: str) -> List[Dict[str, Any]]:
         """The chat.postMessage calls to `channel`, in order."""
-        with self._lock:
-            return [c for c in self.calls if c["method"] == "chat.postMessage" and c["body"].get("channel") == channel]
+        return self._posts(self.server.snapshot(), channel)
 
     def wait_for(self, channel: str, predicate: Callable[[List[Dict[str, Any]]], bool],
                  timeout: float = REPLY_TIMEOUT) -> List[Dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            posts = self.posts(channel)
-            if predicate(posts):
-                return posts
-            time.sleep(0.2)
-        raise AssertionError(f"no matching post to {channel} within {timeout}s; got {self.posts(channel)!r}")
+        calls = self.server.wait_for(lambda calls: predicate(self._posts(calls, channel)), timeout, poll=0.2)
+        if calls is None:
+            raise AssertionError(f"no matching post to {channel} within {timeout}s; got {self.posts(channel)!r}")
+        return self._posts(calls, channel)
 
     def settled(self, channel: str, minimum: int = 1) -> List[Dict[str, Any]]:
         """Waits for at least `minimum` posts, then until nothing new arrives for QUIET_SECONDS."""

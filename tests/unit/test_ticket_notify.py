@@ -12,11 +12,11 @@ import threading
 import time
 import urllib.parse
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
+from tests.fake_http import RecordingServer
 from tickets import notify
 from tickets.store import NewTicket, Ticket, TicketStore
 
@@ -27,58 +27,13 @@ TOKEN = "tok-abcdef-0123"
 
 
 # -- fake webhook server ------------------------------------------------------------
-class FakeWebhook:
-    """Records every request; answers with the queued status codes (then 200), or never answers."""
-
-    def __init__(self) -> None:
-        self.requests: List[Dict[str, Any]] = []
-        self.statuses: List[int] = []
-        self.hang = False
-        self.release = threading.Event()
-        self.received = threading.Condition()
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                parts = urllib.parse.urlsplit(self.path)
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                record = {"method": self.command, "path": parts.path,
-                          "query": urllib.parse.parse_qs(parts.query), "raw_query": parts.query,
-                          "content_type": self.headers.get("Content-Type"), "json": json.loads(raw or b"null")}
-                with owner.received:
-                    owner.requests.append(record)
-                    status = owner.statuses.pop(0) if owner.statuses else 200
-                    owner.received.notify_all()
-                if owner.hang:
-                    owner.release.wait(10)
-                    return
-                body = b'{"errcode": 0, "errmsg": "ok"}'
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.block_on_close = False  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+# Records every request; answers with the queued `statuses` (then 200), or never answers while `hang` is set.
+FakeWebhook = RecordingServer
 
 
 @pytest.fixture
 def server() -> Iterator[FakeWebhook]:
-    fake = FakeWebhook()
+    fake = FakeWebhook(responder=lambda record: (200, {"errcode": 0, "errmsg": "ok"}))
     yield fake
     fake.close()
 
