@@ -25,8 +25,6 @@ logger = logging.getLogger(__name__)
 
 SLOT_REQUEST_ID = "ticket_request_id"
 SLOT_LAST_TICKET = "last_ticket_id"
-STATUS_WORDS = {"open": "status_open", "in_progress": "status_in_progress",
-                "resolved": "status_resolved", "closed": "status_closed"}
 
 
 @lru_cache(maxsize=1)
@@ -39,8 +37,9 @@ def channel_of(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "unknown"
 
 
-def start_ticket_events() -> List[Dict[Text, Any]]:
-    """Fresh form slots and a new request id (the ticket's idempotency key)."""
+def begin_ticket(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
+    """Announce the ticket; fresh form slots and a new request id (the ticket's idempotency key)."""
+    dispatcher.utter_message(text=phrases.say("ticket_start", language(tracker)))
     return [SlotSet(slot, None) for slot in FORM_SLOTS] + [SlotSet(SLOT_REQUEST_ID, uuid.uuid4().hex),
                                                           SlotSet(SLOT_OFFER, None)]
 
@@ -53,14 +52,12 @@ class ActionStartTicket(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(text=phrases.say("ticket_start", language(tracker)))
-        return start_ticket_events()
+        return begin_ticket(dispatcher, tracker)
 
 
 def accept_ticket_offer(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
     """The user said yes to "shall I open a ticket?": start the form right away."""
-    dispatcher.utter_message(text=phrases.say("ticket_start", language(tracker)))
-    return start_ticket_events() + [FollowupAction(FORM)]
+    return begin_ticket(dispatcher, tracker) + [FollowupAction(FORM)]
 
 
 def _time(value: datetime) -> str:
@@ -135,7 +132,7 @@ def _status_line(ticket: Ticket, lang: str) -> str:
     kb = knowledge()
     title = kb.problem(ticket.problem).title.get(lang) if ticket.problem else phrases.say("no_problem", lang)
     line = phrases.say("ticket_line", lang, id=ticket.id, title=title,
-                       status=phrases.say(STATUS_WORDS[ticket.status], lang), updated=_time(ticket.updated_at))
+                       status=phrases.say(f"status_{ticket.status}", lang), updated=_time(ticket.updated_at))
     comment = ticket.latest_comment()
     if comment:
         line += "\n  " + phrases.say("ticket_latest_note", lang, text=comment.detail)

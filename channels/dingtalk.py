@@ -35,18 +35,30 @@ import os
 import re
 import time
 import unicodedata
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Hashable, Iterable, List, Optional, \
-    Sequence, Set, Tuple
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Dict,
+    Hashable,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+)
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from channels.memory import TTLCache
 
 logger = logging.getLogger(__name__)
 
@@ -298,49 +310,6 @@ def reply_payload(markdown: str, message: DingTalkMessage) -> Dict[str, Any]:
     if message.is_group and message.staff_id:
         payload["at"] = {"atUserIds": [message.staff_id], "isAtAll": False}
     return payload
-
-
-# -- bounded memory ------------------------------------------------------------------
-class TTLCache:
-    """At most `max_items` entries, each forgotten `ttl` seconds after it was last set (oldest first)."""
-
-    def __init__(self, max_items: int, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_items = max_items
-        self.ttl = ttl
-        self.clock = clock
-        self._items: "OrderedDict[Hashable, Tuple[float, Any]]" = OrderedDict()
-
-    def _purge(self, now: float) -> None:
-        while self._items:
-            key, (expires, _) = next(iter(self._items.items()))
-            if expires > now and len(self._items) <= self.max_items:
-                break
-            self._items.popitem(last=False)
-
-    def get(self, key: Hashable, default: Any = None) -> Any:
-        self._purge(self.clock())
-        entry = self._items.get(key)
-        return entry[1] if entry else default
-
-    def set(self, key: Hashable, value: Any) -> None:
-        now = self.clock()
-        self._items[key] = (now + self.ttl, value)
-        self._items.move_to_end(key)
-        self._purge(now)
-
-    def discard(self, key: Hashable) -> None:
-        self._items.pop(key, None)
-
-    def add_if_new(self, key: Hashable) -> bool:
-        """Remember `key`; False when it was already remembered (a repeated delivery)."""
-        if self.get(key) is not None:
-            return False
-        self.set(key, True)
-        return True
-
-    def __len__(self) -> int:
-        self._purge(self.clock())
-        return len(self._items)
 
 
 # -- output ------------------------------------------------------------------------

@@ -35,9 +35,6 @@ import json
 import logging
 import os
 import re
-import threading
-import time
-from collections import OrderedDict
 from http import HTTPStatus
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
@@ -49,6 +46,8 @@ from sanic.response import HTTPResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.memory import TTLCache
 
 logger = logging.getLogger(__name__)
 
@@ -79,38 +78,6 @@ def _env(name: str) -> str:
 def _media_type(request: Request) -> str:
     """`application/json` from `application/json; charset=utf-8`."""
     return (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-
-
-class RecentIds:
-    """Ids seen recently: a bounded LRU whose entries expire after `ttl` seconds."""
-
-    def __init__(self, max_size: int = SEEN_EVENTS_MAX, ttl: float = SEEN_EVENTS_TTL_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_size = max_size
-        self.ttl = ttl
-        self._clock = clock
-        self._seen: "OrderedDict[str, float]" = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-    def seen_before(self, key: str) -> bool:
-        """Records `key`; True when it was already recorded within the TTL."""
-        now = self._clock()
-        with self._lock:
-            # Entries are kept in first-seen order, so the expired ones are at the front.
-            while self._seen:
-                oldest_key, first_seen = next(iter(self._seen.items()))
-                if now - first_seen < self.ttl:
-                    break
-                del self._seen[oldest_key]
-            if key in self._seen:
-                return True
-            self._seen[key] = now
-            while len(self._seen) > self.max_size:
-                self._seen.popitem(last=False)
-            return False
 
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
@@ -220,7 +187,7 @@ class SlackChannel(SlackInput):
     def __init__(self, slack_token: Text, slack_channel: Optional[Text] = None, proxy: Optional[Text] = None,
                  *args: Any, api_url: Text = DEFAULT_API_URL, **kwargs: Any) -> None:
         self.api_url = api_url
-        self.seen_events = RecentIds()
+        self.seen_events = TTLCache(SEEN_EVENTS_MAX, SEEN_EVENTS_TTL_SECONDS)
         if not args:  # rasa's process_message reads these headers (the webhook has already dropped retries)
             kwargs.setdefault("slack_retry_reason_header", RETRY_REASON_HEADER)
             kwargs.setdefault("slack_retry_number_header", RETRY_NUM_HEADER)
@@ -283,7 +250,7 @@ class SlackChannel(SlackInput):
         if body.get("type") != "event_callback":
             return response.text("Ignored.")
         event_id = body.get("event_id")
-        if event_id and self.seen_events.seen_before(f"event:{event_id}"):
+        if event_id and not self.seen_events.add_if_new(f"event:{event_id}"):
             logger.info("Ignored duplicate Slack event %s.", event_id)
             return response.text("Duplicate event ignored.")
         if not self._is_user_message(body):
@@ -309,7 +276,7 @@ class SlackChannel(SlackInput):
         if not isinstance(payload, dict):
             return response.text("Malformed interaction payload.", status=HTTPStatus.BAD_REQUEST)
         trigger_id = payload.get("trigger_id")
-        if trigger_id and self.seen_events.seen_before(f"trigger:{trigger_id}"):
+        if trigger_id and not self.seen_events.add_if_new(f"trigger:{trigger_id}"):
             return response.text("Duplicate interaction ignored.")
         if not self._is_interactive_message(payload):
             return response.text("Interaction ignored.")
