@@ -11,7 +11,7 @@ ACTION_HOST=${ACTION_HOST:-127.0.0.1}
 ACTION_PORT=${ACTION_PORT:-5055}
 TICKETS_API_PORT=${TICKETS_API_PORT:-5056}
 RASA=.venv/bin/rasa
-mkdir -p build/logs
+mkdir -p build/logs var
 
 # endpoints.yml names port 5055; a different ACTION_PORT gets its own endpoints file.
 ENDPOINTS=endpoints.yml
