@@ -15,8 +15,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import phrases
 from actions.knowledge import knowledge
 from actions.state import SLOT_OFFER, guide_state, language, latest_entity
-from actions.ticket_draft import (default_description, is_postmaster, priority_for, queue_for, steps_tried,
-                                  transcript)
+from actions.ticket_draft import (default_description, is_postmaster, priority_for, priority_label, queue_for,
+                                  queue_label, steps_tried, transcript)
 from actions.ticket_form import FORM, FORM_SLOTS, SLOT_CONFIRMED, SLOT_DESCRIPTION, SLOT_EMAIL, SLOT_EML
 from tickets.notify import notify_ticket_created
 from tickets.store import NewTicket, StoreUnavailable, Ticket, TicketNotFound, TicketStore, parse_id
@@ -66,7 +66,8 @@ def _time(value: datetime) -> str:
 
 def confirmation_text(ticket: Ticket, lang: str) -> str:
     return "\n".join([
-        phrases.say("ticket_opened", lang, id=ticket.id, queue=ticket.queue, priority=ticket.priority),
+        phrases.say("ticket_opened", lang, id=ticket.id, queue=queue_label(ticket.queue, lang),
+                    priority=priority_label(knowledge(), ticket.priority, lang)),
         phrases.say(f"next_{ticket.queue}", lang, email=ticket.contact_email),
         phrases.say("ticket_status_hint", lang, id=ticket.id),
     ])
@@ -93,7 +94,7 @@ class ActionSubmitTicket(Action):
             priority=priority_for(kb, state),
             queue=queue_for(state),
             contact_email=tracker.get_slot(SLOT_EMAIL),
-            description=tracker.get_slot(SLOT_DESCRIPTION) or default_description(kb, state) or "",
+            description=tracker.get_slot(SLOT_DESCRIPTION) or default_description(kb, state, lang) or "",
             channel=channel_of(tracker),
             sender_id=tracker.sender_id,
             problem=state.problem,

@@ -6,7 +6,8 @@ import re
 from typing import Any, Dict, Iterable, List, Optional
 
 from actions.guide import STAGE_DONE, STAGE_STEPS, STAGE_VERIFY, GuideState
-from actions.knowledge import ROLE_POSTMASTER, ROLE_USER, Knowledge
+from actions import phrases
+from actions.knowledge import ROLE_POSTMASTER, ROLE_USER, Knowledge, knowledge
 
 QUEUE_POSTMASTER = "postmaster"
 QUEUE_SUPPORT = "support"
@@ -33,6 +34,20 @@ def priority_for(kb: Knowledge, state: GuideState) -> str:
     if not state.problem:
         return DEFAULT_PRIORITY
     return kb.severities[kb.problem(state.problem).severity].get("en")
+
+
+def priority_label(kb: Knowledge, priority: str, lang: str) -> str:
+    """A stored priority (the guide's English severity word) in `lang`."""
+    for text in kb.severities.values():
+        if text.get(kb.default_language) == priority:
+            return text.get(lang)
+    return priority
+
+
+def queue_label(queue: str, lang: str) -> str:
+    """A queue's name in `lang` (phrases `queue_<name>`)."""
+    key = f"queue_{queue}"
+    return phrases.say(key, lang) if key in knowledge().phrases else queue
 
 
 def is_postmaster(state: GuideState) -> Optional[bool]:
@@ -80,14 +95,13 @@ def transcript(events: Iterable[Dict[str, Any]], limit: int = 200) -> List[Dict[
     return lines[-limit:]
 
 
-def default_description(kb: Knowledge, state: GuideState) -> Optional[str]:
-    """A description from what the conversation already established (None when no problem is known)."""
+def default_description(kb: Knowledge, state: GuideState, lang: Optional[str] = None) -> Optional[str]:
+    """A description from what the conversation already established, in `lang` (None without a problem)."""
     if not state.problem:
         return None
-    title = kb.problem(state.problem).title.get("en")
-    parts = [f"Self-help for '{title}' did not solve the problem."]
+    parts = [phrases.say("description_self_help_failed", lang, title=kb.problem(state.problem).title.get(lang))]
     if state.error_code:
-        parts.append(f"Error code: {state.error_code}.")
+        parts.append(phrases.say("description_error_code", lang, code=state.error_code))
     if state.has_recovery is False:
-        parts.append("No secure phone number or security questions are set up.")
+        parts.append(phrases.say("description_no_recovery", lang))
     return " ".join(parts)

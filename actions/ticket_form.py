@@ -15,7 +15,8 @@ from actions.knowledge import knowledge
 from actions.dispatch import send
 from actions.menus import out_of_scope_messages
 from actions.state import guide_state, language, latest_intent
-from actions.ticket_draft import EML_PROBLEMS, default_description, priority_for, queue_for, steps_tried
+from actions.ticket_draft import (EML_PROBLEMS, default_description, priority_for, priority_label, queue_for,
+                                  queue_label, steps_tried)
 
 FORM = "ticket_form"
 SLOT_EMAIL = "contact_email"
@@ -171,11 +172,12 @@ def summary_lines(tracker: Tracker, lang: str) -> List[str]:
     if state.role:
         lines.append(phrases.say("summary_role_" + state.role, lang))
     lines.append(phrases.say("summary_email", lang, text=tracker.get_slot(SLOT_EMAIL)))
-    description = tracker.get_slot(SLOT_DESCRIPTION) or default_description(kb, state)
+    description = tracker.get_slot(SLOT_DESCRIPTION) or default_description(kb, state, lang)
     lines.append(phrases.say("summary_description", lang, text=description))
     if tracker.get_slot(SLOT_EML):
         lines.append(phrases.say("summary_eml", lang, text=tracker.get_slot(SLOT_EML)))
-    lines.append(phrases.say("summary_queue", lang, queue=queue_for(state), priority=priority_for(kb, state)))
+    lines.append(phrases.say("summary_queue", lang, queue=queue_label(queue_for(state), lang),
+                             priority=priority_label(kb, priority_for(kb, state), lang)))
     return lines
 
 

@@ -58,6 +58,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions.language import CHINESE, ENGLISH, has_cjk
+from actions.phrases import say
 from channels.memory import TTLCache
 
 logger = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ CHOICES_TTL = 24 * 3600  # seconds the last offered choices of a conversation ar
 CHOICES_MAX = 50_000
 EXPIRED_WEBHOOK_ERRCODE = 300001
 ACK: Dict[str, Any] = {"msgtype": "empty"}
-CHOICE_HINT = "_Reply with a number to choose._"
+CHOICE_HINT = "choice_hint"  # phrase key: "Reply with a number to choose." in the reply's language
 TITLE_LENGTH = 40
 
 Choice = Tuple[str, str]  # (title, payload)
@@ -300,7 +302,9 @@ def render_turn(messages: Sequence[Dict[str, Any]]) -> Tuple[str, List[Choice]]:
         if parts:
             paragraphs.append("\n\n".join(parts))
     if choices:
-        paragraphs.append(CHOICE_HINT)
+        # The hint follows the language the bot answered in (the slot is not visible here).
+        language = CHINESE if has_cjk(" ".join(paragraphs)) else ENGLISH
+        paragraphs.append(f"_{say(CHOICE_HINT, language)}_")
     return "\n\n".join(paragraphs), choices
 
 

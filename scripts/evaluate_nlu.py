@@ -36,17 +36,23 @@ def entity_set(entities: List[Dict[str, Any]]) -> set:
     return {(e["entity"], str(e.get("value"))) for e in entities}
 
 
+def is_correct(row: Dict[str, Any]) -> bool:
+    """An out-of-scope utterance is handled when declined (`out_of_scope` or a fallback);
+    any other utterance when its exact intent is predicted."""
+    if row["expected"] == OUT_OF_SCOPE:
+        return row["predicted"] in (OUT_OF_SCOPE, FALLBACK)
+    return row["predicted"] == row["expected"]
+
+
 def score(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     in_scope = [r for r in rows if r["expected"] != OUT_OF_SCOPE]
     oos = [r for r in rows if r["expected"] == OUT_OF_SCOPE]
-    correct = sum(r["predicted"] == r["expected"] for r in in_scope)
-    oos_caught = sum(r["predicted"] in (OUT_OF_SCOPE, FALLBACK) for r in oos)
+    correct = sum(is_correct(r) for r in in_scope)
+    oos_caught = sum(is_correct(r) for r in oos)
     per_intent: Dict[str, Dict[str, int]] = collections.defaultdict(lambda: {"total": 0, "correct": 0})
     for r in rows:
-        ok = r["predicted"] in (OUT_OF_SCOPE, FALLBACK) if r["expected"] == OUT_OF_SCOPE \
-            else r["predicted"] == r["expected"]
         per_intent[r["expected"]]["total"] += 1
-        per_intent[r["expected"]]["correct"] += int(ok)
+        per_intent[r["expected"]]["correct"] += int(is_correct(r))
     ent_tp: Dict[str, int] = collections.Counter()
     ent_fp: Dict[str, int] = collections.Counter()
     ent_fn: Dict[str, int] = collections.Counter()
@@ -73,19 +79,30 @@ def score(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
         "oos_utterances": len(oos),
         "per_intent": {k: dict(v) for k, v in sorted(per_intent.items())},
         "entities": entities,
-        "errors": [r for r in rows if (r["expected"] == OUT_OF_SCOPE and r["predicted"] not in (OUT_OF_SCOPE, FALLBACK))
-                   or (r["expected"] != OUT_OF_SCOPE and r["predicted"] != r["expected"])],
+        "errors": [r for r in rows if not is_correct(r)],
     }
 
 
-async def predict(model: str, test_data: str) -> Tuple[List[Dict[str, Any]], float]:
+def load_agent(model: str) -> Any:
+    """The trained model as a Rasa Agent, with Rasa's logging quietened to warnings."""
     from rasa.core.agent import Agent
-    from rasa.shared.nlu.training_data.loading import load_data
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.WARNING)
     logging.getLogger("rasa").setLevel(logging.WARNING)
-    agent = Agent.load(model)
+    return Agent.load(model)
+
+
+async def predict(model: str, test_data: str) -> Tuple[List[Dict[str, Any]], float]:
+    """Load `model` and predict every example of `test_data` (see `predict_with_agent`)."""
+    return await predict_with_agent(load_agent(model), test_data)
+
+
+async def predict_with_agent(agent: Any, test_data: str) -> Tuple[List[Dict[str, Any]], float]:
+    """One row per test example (text, expected and predicted label, confidence, entities)
+    and the seconds the parsing took."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
     data = load_data(test_data)
     rows = []
     started = time.perf_counter()
@@ -118,7 +135,9 @@ def main() -> int:
                    "parse_seconds": round(seconds, 2)})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "heldout.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    # One report per test file: heldout.json, heldout_zh.json, ...
+    report_path = out / f"{Path(args.test_data).stem}.json"
+    report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
 
     for error in report["errors"]:
         print(f"  MISS {error['expected']:>32} -> {error['predicted']:<32} {error['confidence']:.2f}  {error['text']!r}")
@@ -130,7 +149,7 @@ def main() -> int:
           f"{report['in_scope_utterances']} in-scope utterances)")
     print(f"  out-of-scope recall {report['oos_recall']:.4f}  (threshold {args.min_oos_recall}, "
           f"{report['oos_utterances']} out-of-scope utterances)")
-    print(f"  report: {out / 'heldout.json'}")
+    print(f"  report: {report_path}")
     failed = report["intent_accuracy"] < args.min_accuracy or report["oos_recall"] < args.min_oos_recall
     if failed:
         print("FAILED: held-out NLU figures are below the thresholds", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 The Makefile names the model `models/<hash>.tar.gz` and trains only when no
 model with that name exists, so a change to data, domain, config, the spaCy
-build or the pinned packages always retrains, and nothing else does.
+build, the custom NLU components or the pinned packages always retrains, and nothing else does.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INPUTS = ["config.yml", "domain.yml", "requirements.txt", "scripts/build_spacy_model.py"]
-INPUT_DIRS = ["data"]
+INPUT_DIRS = ["data", "components"]
 
 
 def model_hash(root: Path = ROOT) -> str:

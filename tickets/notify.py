@@ -10,6 +10,8 @@ Configured by environment variables (read at every call):
 - ``TICKET_WEBHOOK_TIMEOUT``: seconds per attempt (default 5).
 - ``TICKET_WEBHOOK_RETRIES``: attempts in total (default 3). Connection errors, timeouts,
   HTTP 429 and 5xx are retried after a short backoff; other answers are final.
+- ``STAFF_LANGUAGE``: language of the DingTalk/Slack messages' labels (``en`` default, ``zh``);
+  the user's own words stay as written, and the conversation's language is one of the fields.
 
 `notify_ticket_created` never raises and never waits for the network: the POST runs in a
 daemon thread. Webhook URLs and secrets are credentials, so they are never logged (only
@@ -31,6 +33,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import requests
 
+from actions.knowledge import knowledge
+from actions.phrases import say
+from actions.ticket_draft import priority_label, queue_label
 from tickets.store import Ticket
 
 logger = logging.getLogger("tickets.notify")
@@ -49,7 +54,7 @@ MAX_DESCRIPTION = 1500
 MAX_FIELD = 200
 
 FACT_FIELDS = ("id", "created_at", "status", "priority", "queue", "problem", "error_code", "steps_tried",
-               "is_postmaster", "contact_email", "channel", "description")
+               "is_postmaster", "contact_email", "channel", "language", "description")
 
 
 # -- configuration ---------------------------------------------------------------
@@ -187,45 +192,67 @@ def escape_mrkdwn(value: Any, limit: int = MAX_FIELD, multiline: bool = False) -
     return re.sub(r"@(channel|here|everyone)\b", "@\u2060\\1", text, flags=re.IGNORECASE)
 
 
-def _yes_no(value: Optional[bool]) -> str:
-    return "unknown" if value is None else ("yes" if value else "no")
+def staff_language() -> str:
+    """The language of staff notifications: STAFF_LANGUAGE if the knowledge file has it, else its default."""
+    wanted = os.environ.get("STAFF_LANGUAGE", "").strip().lower()
+    kb = knowledge()
+    return wanted if wanted in kb.languages else kb.default_language
 
 
-def _summary_rows(ticket: Ticket, escape) -> List[Tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _yes_no(value: Optional[bool], lang: str) -> str:
+    return say("staff_unknown" if value is None else ("staff_yes" if value else "staff_no"), lang)
+
+
+def _problem(ticket: Ticket, lang: str) -> str:
+    try:
+        return knowledge().problem(ticket.problem).title.get(lang) if ticket.problem else "—"
+    except KeyError:  # a problem since removed from the knowledge file
+        return ticket.problem
+
+
+def _summary_rows(ticket: Ticket, escape, lang: str) -> List[Tuple[str, str]]:  # type: ignore[no-untyped-def]
     steps = ", ".join(str(step) for step in ticket.steps_tried) if ticket.steps_tried else "—"
-    return [
-        ("Ticket", escape(ticket.id)),
-        ("Created", escape(ticket.created_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip())),
-        ("Status", escape(ticket.status)),
-        ("Priority", escape(ticket.priority)),
-        ("Queue", escape(ticket.queue)),
-        ("Problem", escape(ticket.problem or "—")),
-        ("Error code", escape(ticket.error_code or "—")),
-        ("Steps tried", escape(steps, 500)),
-        ("Postmaster", escape(_yes_no(ticket.is_postmaster))),
-        ("Contact", escape(ticket.contact_email)),
-        ("Channel", escape(ticket.channel)),
+    conversation_language = f"language_name_{ticket.language}"
+    rows = [
+        ("staff_ticket", ticket.id),
+        ("staff_created", ticket.created_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()),
+        ("staff_status", ticket.status),
+        ("staff_priority", priority_label(knowledge(), ticket.priority, lang)),
+        ("staff_queue", queue_label(ticket.queue, lang)),
+        ("staff_problem", _problem(ticket, lang)),
+        ("staff_error_code", ticket.error_code or "—"),
+        ("staff_steps_tried", steps),
+        ("staff_postmaster", _yes_no(ticket.is_postmaster, lang)),
+        ("staff_contact", ticket.contact_email),
+        ("staff_channel", ticket.channel),
+        ("staff_language", say(conversation_language, lang) if conversation_language in knowledge().phrases
+         else ticket.language),
     ]
+    return [(say(key, lang), escape(value, 500) if key == "staff_steps_tried" else escape(value))
+            for key, value in rows]
 
 
-def _title(ticket: Ticket) -> str:
-    return f"New ticket {ticket.id} ({ticket.priority}, {ticket.queue})"
+def _title(ticket: Ticket, lang: str) -> str:
+    return say("staff_new_ticket", lang, id=ticket.id, priority=priority_label(knowledge(), ticket.priority, lang),
+               queue=queue_label(ticket.queue, lang))
 
 
 def dingtalk_payload(ticket: Ticket) -> Dict[str, Any]:
-    rows = _summary_rows(ticket, escape_markdown)
-    lines = [f"### {escape_markdown(_title(ticket))}", ""]
+    lang = staff_language()
+    rows = _summary_rows(ticket, escape_markdown, lang)
+    lines = [f"### {escape_markdown(_title(ticket, lang))}", ""]
     lines += [f"- **{label}:** {value}" for label, value in rows]
-    lines += ["", "**Description:**", "", _markdown_block(ticket.description)]
+    lines += ["", f"**{say('staff_description', lang)}:**", "", _markdown_block(ticket.description)]
     return {"msgtype": "markdown",
-            "markdown": {"title": _clean(_title(ticket), 100), "text": "\n".join(lines)}}
+            "markdown": {"title": _clean(_title(ticket, lang), 100), "text": "\n".join(lines)}}
 
 
 def slack_payload(ticket: Ticket) -> Dict[str, Any]:
-    rows = _summary_rows(ticket, escape_mrkdwn)
-    title = escape_mrkdwn(_title(ticket))
+    lang = staff_language()
+    rows = _summary_rows(ticket, escape_mrkdwn, lang)
+    title = escape_mrkdwn(_title(ticket, lang))
     body = "\n".join([f"*{title}*"] + [f"*{label}:* {value}" for label, value in rows]
-                     + ["*Description:*"]
+                     + [f"*{say('staff_description', lang)}:*"]
                      + [f">{line}" for line in escape_mrkdwn(ticket.description, MAX_DESCRIPTION,
                                                                  multiline=True).split("\n")])
     return {"text": title, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": body}}]}

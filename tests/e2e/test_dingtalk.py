@@ -227,3 +227,30 @@ def test_forgotten_password_without_recovery_to_a_ticket_by_numbers(dingtalk, we
     assert (ticket.channel, ticket.sender_id, ticket.problem) == ("dingtalk", chat.staff_id, "forgot_password")
     assert ticket.contact_email == "ann.lee@corp.example"
     assert dingtalk.alive()
+
+
+def test_a_whole_guide_and_a_ticket_in_chinese(dingtalk, webhook):
+    """A pasted bounce in Chinese: the guide, a failed step, the ticket — all in Chinese, by numbers and words."""
+    chat = Chat(dingtalk, webhook)
+    reply = chat.say("收到ESO_LOCAL_SPAM退信了，发不出去")
+    assert "邮件因 ESO_LOCAL_SPAM 被退信" in text_of(reply) and "第 1 步（共 4 步）" in text_of(reply)
+    reply = chat.say(choice_number(reply, "完成，下一步"))
+    assert "第 2 步（共 4 步）" in text_of(reply)
+    reply = chat.say("下一步")
+    assert "第 3 步（共 4 步）" in text_of(reply)
+    reply = chat.say("没用")
+    assert "很抱歉，第 3 步没能解决您的问题" in text_of(reply)
+    reply = chat.say(choice_number(reply, "提交工单"))
+    assert "技术支持可以通过哪个邮箱地址联系您" in text_of(reply)
+    reply = chat.say("li.lei@corp.example")
+    assert ".eml 文件" in text_of(reply) and text_of(reply).endswith("_回复数字即可选择。_")
+    reply = chat.say(choice_number(reply, "技术支持回复时我会附上"))
+    assert "我将提交以下工单" in text_of(reply) and "联系方式：li.lei@corp.example" in text_of(reply)
+    assert "错误代码：ESO_LOCAL_SPAM" in text_of(reply)
+    reply = chat.say(choice_number(reply, "是的，提交"))
+    ticket_id = TICKET_ID.search(text_of(reply))
+    assert ticket_id and "已在 技术支持 队列中创建" in text_of(reply), text_of(reply)
+    ticket = TicketStore(dingtalk.tickets_db_url).get(ticket_id.group(0))
+    assert (ticket.language, ticket.problem, ticket.error_code) == ("zh", "eso_local_spam", "ESO_LOCAL_SPAM")
+    assert ticket.steps_tried and ticket.eml_delivery == "技术支持回复时我会附上"
+    assert dingtalk.alive()

@@ -187,6 +187,31 @@ def test_guide_by_buttons_reload_keeps_history_then_ticket(chat_servers, page, d
     assert not dialogs
 
 
+def test_a_whole_guide_and_a_ticket_in_chinese(chat_servers, page, dialogs):
+    """Typed in Chinese, answered in Chinese: every step, the check, the escalation and the ticket."""
+    open_chat(page, chat_servers)
+    type_message(page, "忘记密码了，登不上邮箱")
+    wait_for_bot(page, "安全手机号或密保问题")
+    click_button(page, "有，设置了其中一种")
+    for number in range(1, 7):
+        wait_for_bot(page, rf"^第 {number} 步（共 6 步）")
+        click_button(page, "完成，下一步")
+    wait_for_bot(page, "成功了吗")
+    click_button(page, "没有成功")
+    click_button(page, "提交工单")
+    wait_for_bot(page, "技术支持可以通过哪个邮箱地址联系您")
+    type_message(page, "wang.fang@corp.example")
+    wait_for_bot(page, "我将提交以下工单")
+    click_button(page, "是的，提交")
+    wait_for_bot(page, r"您的工单 ALM-\d{6} 已在")
+    ticket_id = TICKET_ID.search(bot_texts(page)[-1]).group(0)
+    ticket = TicketStore(chat_servers.tickets_db_url).get(ticket_id)
+    assert (ticket.language, ticket.problem, ticket.contact_email) == ("zh", "forgot_password", "wang.fang@corp.example")
+    assert not [t for t in bot_texts(page) if "Step " in t or "Which email" in t]  # nothing fell back to English
+    page.screenshot(path=str(SCREENSHOT.with_name("webchat-zh.png")))
+    assert not dialogs
+
+
 def test_markup_in_user_and_bot_text_is_shown_as_text(chat_servers, page, dialogs):
     open_chat(page, chat_servers)
     type_message(page, "open a ticket")

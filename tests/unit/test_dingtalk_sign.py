@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from channels.dingtalk import (CHOICE_HINT, DingTalkInput, TTLCache, check_signature, compute_sign, parse_callback,
+from channels.dingtalk import (DingTalkInput, TTLCache, check_signature, compute_sign, parse_callback,
                                parse_hosts, plain_title, render_turn, reply_payload, to_markdown, translate_choice,
                                webhook_allowed)
 
@@ -153,9 +153,11 @@ def test_a_turn_becomes_one_markdown_message_with_numbered_choices_across_messag
     markdown, choices = render_turn(messages)
     assert markdown == ("**Forgotten Password**  \nLikely cause: something\n\n"
                         "Is a phone set up?\n\n1. Yes, one of them\n2. No, neither\n\n"
-                        "Or:\n\n3. Stop\n\n" + CHOICE_HINT)
+                        "Or:\n\n3. Stop\n\n_Reply with a number to choose._")
     assert choices == [("Yes, one of them", "/affirm"), ("No, neither", "/deny"), ("Stop", "/stop")]
     assert render_turn([{"text": "Just text"}]) == ("Just text", [])
+    chinese, _ = render_turn([{"text": "成功了吗？", "buttons": [{"title": "是的，成功了", "payload": "/affirm"}]}])
+    assert chinese == "成功了吗？\n\n1. 是的，成功了\n\n_回复数字即可选择。_"
     assert render_turn([]) == ("", [])
 
 

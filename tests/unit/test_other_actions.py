@@ -23,8 +23,12 @@ def selector(key: str) -> dict:
 def test_faq_responses_are_the_knowledge_files_answers():
     """utter_faq answers come from data/responses/faq.yml, generated from the knowledge file."""
     responses = yaml.safe_load((ROOT / "data" / "responses" / "faq.yml").read_text(encoding="utf-8"))["responses"]
-    expected = {f"utter_{f.intent}": [{"text": f.answer.get("en")}] for f in knowledge().faqs if f.intent}
+    zh_only_when = [{"type": "slot", "name": "language", "value": "zh"}]
+    expected = {f"utter_{f.intent}": [{"text": f.answer.get("en")},
+                                      {"condition": zh_only_when, "text": f.answer.get("zh")}]
+                for f in knowledge().faqs if f.intent}
     assert responses == expected
+    assert all(variants[1]["text"] != variants[0]["text"] for variants in responses.values())
 
 
 def test_after_an_faq_mid_guide_the_guide_resumes_at_the_same_step(conversation):

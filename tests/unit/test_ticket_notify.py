@@ -21,7 +21,7 @@ from tickets import notify
 from tickets.store import NewTicket, Ticket, TicketStore
 
 WEBHOOK_ENV = ("TICKET_WEBHOOK_URL", "TICKET_WEBHOOK_FORMAT", "TICKET_WEBHOOK_SECRET",
-               "TICKET_WEBHOOK_TIMEOUT", "TICKET_WEBHOOK_RETRIES")
+               "TICKET_WEBHOOK_TIMEOUT", "TICKET_WEBHOOK_RETRIES", "STAFF_LANGUAGE")
 SECRET = "SEC-test-secret-0123456789"
 TOKEN = "tok-abcdef-0123"
 
@@ -75,11 +75,28 @@ def test_json_payload_has_the_facts_and_no_transcript() -> None:
     assert payload["event"] == "ticket.created"
     ticket = payload["ticket"]
     assert set(ticket) == {"id", "created_at", "status", "priority", "queue", "problem", "error_code",
-                           "steps_tried", "is_postmaster", "contact_email", "channel", "description"}
+                           "steps_tried", "is_postmaster", "contact_email", "channel", "language", "description"}
     assert ticket["id"] == "ALM-000042"
     assert ticket["created_at"] == "2024-05-06T07:08:09+00:00"
     assert ticket["steps_tried"] == ["spf", "dkim"] and ticket["is_postmaster"] is True
     assert "SECRET TRANSCRIPT" not in json.dumps(payload)
+
+
+def test_staff_messages_use_the_staff_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticket = make_ticket(problem="eso_local_spam", priority="High", queue="support", language="zh",
+                         description="收到ESO_LOCAL_SPAM退信")
+    english = notify.dingtalk_payload(ticket)["markdown"]["text"]
+    assert "New ticket ALM-000042 (High, support)" in english
+    assert "**Conversation language:** Chinese" in english and "**Problem:** Mail bounced with ESO\\_LOCAL\\_SPAM" in english
+    monkeypatch.setenv("STAFF_LANGUAGE", "zh")
+    chinese = notify.dingtalk_payload(ticket)["markdown"]["text"]
+    assert "新工单 ALM-000042（高，技术支持）" in chinese
+    assert "**对话语言:** 中文" in chinese and "**优先级:** 高" in chinese
+    assert "> 收到ESO\\_LOCAL\\_SPAM退信" in chinese  # the user's words as written (Markdown-escaped)
+    slack = notify.slack_payload(ticket)["blocks"][0]["text"]["text"]
+    assert "*问题描述:*" in slack and "*是否邮箱管理员:* 是" in slack
+    monkeypatch.setenv("STAFF_LANGUAGE", "fr")  # not in the knowledge file: the default language
+    assert "New ticket" in notify.dingtalk_payload(ticket)["markdown"]["text"]
 
 
 def test_markdown_and_mrkdwn_neutralise_user_text() -> None:
