@@ -62,7 +62,9 @@ class Problem:
     key: str
     intent: str
     title: Text
-    guide_title: str
+    # The guide's heading for a problem from the guide; None for a team-authored
+    # problem, which says where its content comes from in `source`.
+    guide_title: Optional[str]
     severity: str
     index_symptom: Text
     summary: Text
@@ -78,6 +80,7 @@ class Problem:
     branch: Optional[Branch] = None
     intro_faq: Optional[str] = None
     explanation: Optional[Text] = None
+    source: Optional[str] = None
 
     def steps_for(self, role: Optional[str]) -> List[Step]:
         """The steps that apply to `role`; problems without a role branch are all user steps."""
@@ -200,11 +203,12 @@ def _problem(raw: Mapping[str, Any], lang: str) -> Problem:
             steps.append(Step(role=step["role"], text=_text(step["text"], lang, f"{where}.steps[{number}]")))
         root = raw["root_cause"]
         verification = raw["verification"]
-        return Problem(
+        problem = Problem(
             key=key,
             intent=raw["intent"],
             title=_text(raw["title"], lang, f"{where}.title"),
-            guide_title=raw["guide_title"],
+            guide_title=raw.get("guide_title"),
+            source=raw.get("source"),
             severity=raw["severity"],
             index_symptom=_text(raw["index"]["symptom"], lang, f"{where}.index.symptom"),
             summary=_text(raw["index"]["summary"], lang, f"{where}.index.summary"),
@@ -225,6 +229,10 @@ def _problem(raw: Mapping[str, Any], lang: str) -> Problem:
         )
     except KeyError as missing:
         raise KnowledgeError(f"{where}: missing field {missing}") from None
+    if not (problem.guide_title or problem.source):
+        raise KnowledgeError(f"{where}: give `guide_title` (a problem from the guide) or `source` "
+                             "(where a team-authored problem's content comes from)")
+    return problem
 
 
 def parse_knowledge(raw: Mapping[str, Any]) -> Knowledge:

@@ -16,10 +16,7 @@ from rasa.nlu.tokenizers.spacy_tokenizer import SpacyTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.training_data.message import Message
 
-
-def has_cjk(text: str) -> bool:
-    """True when the text contains a CJK ideograph."""
-    return any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text)
+from actions.language import has_cjk
 
 
 def _jieba():

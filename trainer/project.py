@@ -15,6 +15,8 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import yaml
 
+from actions.language import CHINESE, ENGLISH, has_cjk
+
 # A markup example `[text](entity)` or `[text]{"entity": ...}` reads as `text`.
 _ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 _HELDOUT_FILE = re.compile(r"heldout(?:_([a-z]{2}))?\.yml$")
@@ -56,14 +58,9 @@ def normalise(text: str) -> str:
                    if unicodedata.category(ch)[0] in "LN")
 
 
-def has_cjk(text: str) -> bool:
-    """True when the text contains a Chinese (CJK) character."""
-    return any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text)
-
-
 def language_of(text: str) -> str:
     """The language an example is written in: `zh` with any Chinese character, else `en`."""
-    return "zh" if has_cjk(text) else "en"
+    return CHINESE if has_cjk(text) else ENGLISH
 
 
 def relative(path: Path, root: Path) -> str:
@@ -168,8 +165,8 @@ def _names_with_lines(items: Any, fallback_line: int) -> Dict[str, int]:
     return names
 
 
-def _list_lines(path: Path, section: str) -> Dict[str, int]:
-    """Line of each `- name` entry under a top-level list such as `intents:`."""
+def _section_lines(path: Path, section: str, entry: str) -> Dict[str, int]:
+    """Line of each entry (regex `entry`, group 1 = the name) directly under a top-level `section:`."""
     found: Dict[str, int] = {}
     inside = False
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -178,10 +175,20 @@ def _list_lines(path: Path, section: str) -> Dict[str, int]:
             continue
         if inside and re.match(r"^\S", line):
             break
-        match = re.match(r"^\s+-\s+([^\s:#{]+)", line) if inside else None
+        match = re.match(entry, line) if inside else None
         if match:
-            found[match.group(1)] = number
+            found.setdefault(match.group(1), number)
     return found
+
+
+def _list_lines(path: Path, section: str) -> Dict[str, int]:
+    """Line of each `- name` entry under a top-level list such as `intents:`."""
+    return _section_lines(path, section, r"^\s+-\s+([^\s:#{]+)")
+
+
+def _key_lines(path: Path, section: str, names: set) -> Dict[str, int]:
+    """Line of each `  name:` key directly under a top-level `section:`."""
+    return {name: line for name, line in _section_lines(path, section, r"^  ([^\s:#]+):").items() if name in names}
 
 
 def read_project(root: Path) -> Project:
@@ -217,19 +224,3 @@ def read_project(root: Path) -> Project:
     knowledge_path = root / "knowledge" / "alimail_security.yml"
     project.knowledge = load_yaml(knowledge_path)
     return project
-
-
-def _key_lines(path: Path, section: str, names: set) -> Dict[str, int]:
-    """Line of each `  name:` key directly under a top-level `section:`."""
-    found: Dict[str, int] = {}
-    inside = False
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if re.match(rf"^{section}:\s*$", line):
-            inside = True
-            continue
-        if inside and re.match(r"^\S", line):
-            break
-        match = re.match(r"^  ([^\s:#]+):", line) if inside else None
-        if match and match.group(1) in names:
-            found[match.group(1)] = number
-    return found

@@ -6,7 +6,6 @@ for the finding that names it.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import List
 
 import pytest
 
+from tests.project_copy import copy_project
 from trainer.check import Finding, run_checks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,14 +22,7 @@ PARTS = ["actions", "knowledge", "data", "tests/nlu", "tests/stories", "domain.y
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    for part in PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, tmp_path / part)
-    return tmp_path
+    return copy_project(tmp_path, PARTS, link_build=False)
 
 
 def edit(path: Path, old: str, new: str, count: int = 1) -> None:
