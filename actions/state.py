@@ -19,6 +19,7 @@ SLOT_OFFER = "pending_offer"
 SLOT_ERROR_CODE = "error_code"
 SLOT_STEPS_FAILED = "steps_failed"
 SLOT_LANGUAGE = "language"
+SLOT_LANGUAGE_CHOICE = "language_choice"
 
 
 def guide_state(tracker: Tracker) -> GuideState:
@@ -51,9 +52,12 @@ def slot_events(state: GuideState) -> List[Dict[str, Any]]:
 
 
 def language(tracker: Tracker) -> str:
-    """The conversation's language (the knowledge file's default until detection exists)."""
-    lang = tracker.get_slot(SLOT_LANGUAGE)
-    return lang if lang in knowledge().languages else knowledge().default_language
+    """The conversation's language: the one the user chose, else the one last detected."""
+    for slot in (SLOT_LANGUAGE_CHOICE, SLOT_LANGUAGE):
+        lang = tracker.get_slot(slot)
+        if lang in knowledge().languages:
+            return lang
+    return knowledge().default_language
 
 
 def latest_intent(tracker: Tracker) -> Optional[str]:

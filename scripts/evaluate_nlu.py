@@ -32,8 +32,12 @@ def predicted_intent(parse: Dict[str, Any]) -> str:
     return name
 
 
+# Tags the pipeline adds to every message, not annotations to score.
+NOT_SCORED_ENTITIES = {"message_language"}
+
+
 def entity_set(entities: List[Dict[str, Any]]) -> set:
-    return {(e["entity"], str(e.get("value"))) for e in entities}
+    return {(e["entity"], str(e.get("value"))) for e in entities if e["entity"] not in NOT_SCORED_ENTITIES}
 
 
 def is_correct(row: Dict[str, Any]) -> bool:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Dict, Optional
 
 import pytest
-from rasa_sdk.executor import CollectingDispatcher
 
 from actions.guide_actions import ActionStartGuide
 from actions.language import detect_language
-from actions.language_actions import ActionSwitchLanguage, ActionValidateSlotMappings
+from actions.language_actions import ActionSwitchLanguage
+from actions.state import language
 from conftest import make_tracker, run_action, texts
-
-DOMAIN = {"slots": {"language": {"type": "text", "mappings": [{"type": "custom"}]},
-                    "language_choice": {"type": "text", "mappings": [{"type": "custom"}]}}}
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -38,39 +34,45 @@ def test_detect_language(text: str, expected: Optional[str]) -> None:
     assert detect_language(text) == expected
 
 
-def extract(text: str, slots: Dict[str, Any], intent: str = "forgot_password",
-            entities: Optional[list] = None) -> Dict[str, Any]:
-    tracker = make_tracker(intent, slots=slots, text=text, entities=entities)
-    action = ActionValidateSlotMappings()
-    return asyncio.run(action.extract_language(CollectingDispatcher(), tracker, DOMAIN))
+def test_the_pipeline_tags_each_message_with_its_language() -> None:
+    from rasa.shared.nlu.training_data.message import Message
+
+    from components.language_detector import LanguageDetector
+
+    messages = [Message(data={"text": text}) for text in ("收到ESO_LOCAL_SPAM退信", "forgot my pw", "ALM-000123")]
+    LanguageDetector().process(messages)
+    tags = [[e["value"] for e in m.get("entities") or [] if e["entity"] == "message_language"] for m in messages]
+    assert tags == [["zh"], ["en"], []]
 
 
-def test_the_conversation_follows_the_language_of_each_message() -> None:
-    assert extract("忘记密码了", {"language": "en"}) == {"language": "zh"}
-    assert extract("forgot my password", {"language": "zh"}) == {"language": "en"}
-    assert extract("ESO_LOCAL_SPAM", {"language": "zh"}) == {}      # neutral: stays Chinese
-    assert extract("忘记密码了", {"language": "zh"}) == {}             # no change, no event
+def test_a_chosen_language_wins_over_the_detected_one() -> None:
+    assert language(make_tracker("greet", slots={"language": "zh"})) == "zh"
+    assert language(make_tracker("greet", slots={"language": "zh", "language_choice": "en"})) == "en"
+    assert language(make_tracker("greet", slots={"language": "fr"})) == "en"  # unknown: the default
 
 
-def test_an_explicit_choice_wins_until_the_next_choice() -> None:
-    chosen = extract("Chinese please", {"language": "en"}, intent="switch_language",
-                     entities=[{"entity": "language", "value": "zh"}])
-    assert chosen == {"language": "zh", "language_choice": "zh"}
-    # Typing English afterwards keeps the chosen Chinese.
-    assert extract("my password is not working", {"language": "zh", "language_choice": "zh"}) == {}
-    back = extract("说英文", {"language": "zh", "language_choice": "zh"}, intent="switch_language",
-                   entities=[{"entity": "language", "value": "en"}])
-    assert back == {"language": "en", "language_choice": "en"}
+def switch(text: str, slots: Dict[str, Any], target: Optional[str] = None):
+    entities = [{"entity": "language", "value": target}] if target else []
+    return run_action(ActionSwitchLanguage(), make_tracker("switch_language", slots=slots, text=text,
+                                                           entities=entities))
+
+
+def test_switching_sets_the_choice_and_answers_in_it() -> None:
+    messages, events = switch("Chinese please", {"language": "en"}, target="zh")
+    assert texts(messages) == "好的，接下来我会用中文回答您。"
+    assert events == [{"event": "slot", "timestamp": None, "name": "language_choice", "value": "zh"}]
+    messages, events = switch("说英文", {"language": "zh", "language_choice": "zh"}, target="en")
+    assert texts(messages) == "OK, I'll answer in English from now on." and events[0]["value"] == "en"
 
 
 def test_switch_without_a_target_language_toggles() -> None:
-    assert extract("换个语言", {"language": "en"}, intent="switch_language")["language"] == "zh"
-    assert extract("other language pls", {"language": "zh"}, intent="switch_language")["language"] == "en"
+    assert switch("换个语言", {"language": "en"})[1][0]["value"] == "zh"
+    assert switch("other language pls", {"language": "zh", "language_choice": "zh"})[1][0]["value"] == "en"
 
 
 def test_switch_confirms_in_the_new_language_and_repeats_the_pending_step() -> None:
-    slots = {"language": "zh", "problem": "forgot_password", "guide_stage": "steps", "step_index": 1.0}
-    messages, _ = run_action(ActionSwitchLanguage(), make_tracker("switch_language", slots=slots, text="说中文"))
+    slots = {"language": "en", "problem": "forgot_password", "guide_stage": "steps", "step_index": 1.0}
+    messages, _ = switch("说中文", slots, target="zh")
     said = texts(messages)
     assert "好的，接下来我会用中文回答您" in said
     assert "回到 **忘记密码**" in said and "第 2 步（共 6 步）：点击登录表单下方的 **忘记密码**" in said

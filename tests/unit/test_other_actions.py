@@ -23,9 +23,12 @@ def selector(key: str) -> dict:
 def test_faq_responses_are_the_knowledge_files_answers():
     """utter_faq answers come from data/responses/faq.yml, generated from the knowledge file."""
     responses = yaml.safe_load((ROOT / "data" / "responses" / "faq.yml").read_text(encoding="utf-8"))["responses"]
-    zh_only_when = [{"type": "slot", "name": "language", "value": "zh"}]
+    chosen = [{"type": "slot", "name": "language_choice", "value": "zh"}]
+    detected = [{"type": "slot", "name": "language_choice", "value": None},
+                {"type": "slot", "name": "language", "value": "zh"}]
     expected = {f"utter_{f.intent}": [{"text": f.answer.get("en")},
-                                      {"condition": zh_only_when, "text": f.answer.get("zh")}]
+                                      {"condition": chosen, "text": f.answer.get("zh")},
+                                      {"condition": detected, "text": f.answer.get("zh")}]
                 for f in knowledge().faqs if f.intent}
     assert responses == expected
     assert all(variants[1]["text"] != variants[0]["text"] for variants in responses.values())

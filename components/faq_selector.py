@@ -1,0 +1,61 @@
+"""Pick the FAQ answer (`faq/<key>`) with logistic regression instead of a TensorFlow model.
+
+Rasa's ResponseSelector is a second TensorFlow network; for five FAQ keys a linear
+model on the same sparse features is as accurate, trains in a second and keeps
+TensorFlow models out of the server (memory, start-up time). It writes the same
+`response_selector` entry as Rasa's ResponseSelector, so `utter_faq`, the
+evaluation and the fallback buttons work unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text, Tuple
+
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.nlu.constants import (RESPONSE_SELECTOR_PREDICTION_KEY, RESPONSE_SELECTOR_PROPERTY_NAME,
+                                RESPONSE_SELECTOR_RANKING_KEY, RESPONSE_SELECTOR_RESPONSES_KEY,
+                                RESPONSE_SELECTOR_RETRIEVAL_INTENTS, RESPONSE_SELECTOR_UTTER_ACTION_KEY)
+from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, PREDICTED_CONFIDENCE_KEY
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class FaqSelector(LogisticRegressionClassifier):
+    """Logistic regression over the retrieval intent's keys (config: `retrieval_intent`)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**LogisticRegressionClassifier.get_default_config(), "retrieval_intent": "faq", "max_iter": 300}
+
+    def _create_training_matrix(self, training_data: TrainingData) -> Tuple[csr_matrix, List[str]]:
+        retrieval = self.config["retrieval_intent"]
+        examples = [e for e in training_data.intent_examples
+                    if e.get(INTENT) == retrieval and e.get(INTENT_RESPONSE_KEY) and e.get("text")]
+        return self._create_X(examples), [e.get(INTENT_RESPONSE_KEY) for e in examples]
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Add the best `faq/<key>` (and a ranking) to every message, as Rasa's ResponseSelector does."""
+        if not messages or not hasattr(self.clf, "classes_"):
+            return messages
+        probabilities = self.clf.predict_proba(self._create_X(messages))
+        retrieval = self.config["retrieval_intent"]
+        for message, row in zip(messages, probabilities):
+            ranking = sorted(({INTENT_RESPONSE_KEY: key, PREDICTED_CONFIDENCE_KEY: float(p)}
+                              for key, p in zip(self.clf.classes_, row)), key=lambda r: -r[PREDICTED_CONFIDENCE_KEY])
+            best = ranking[0]
+            properties = message.get(RESPONSE_SELECTOR_PROPERTY_NAME, {})
+            properties[RESPONSE_SELECTOR_RETRIEVAL_INTENTS] = [retrieval]
+            properties[retrieval] = {
+                RESPONSE_SELECTOR_PREDICTION_KEY: {
+                    RESPONSE_SELECTOR_RESPONSES_KEY: [],
+                    PREDICTED_CONFIDENCE_KEY: best[PREDICTED_CONFIDENCE_KEY],
+                    INTENT_RESPONSE_KEY: best[INTENT_RESPONSE_KEY],
+                    RESPONSE_SELECTOR_UTTER_ACTION_KEY: "utter_" + best[INTENT_RESPONSE_KEY],
+                },
+                RESPONSE_SELECTOR_RANKING_KEY: ranking[:10],
+            }
+            message.set(RESPONSE_SELECTOR_PROPERTY_NAME, properties, add_to_output=True)
+        return messages
