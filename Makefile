@@ -29,7 +29,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help venv spacy-model responses train run shell test validate test-unit test-stories \
-        test-nlu test-e2e tickets compare-pipelines clean webchat browser check-data new-problem
+        test-nlu test-e2e tickets compare-pipelines clean webchat browser check-data new-problem jieba-dict
 .PHONY: report
 .PHONY: bench
 
@@ -71,11 +71,18 @@ spacy-model: $(SPACY_MODEL)/meta.json
 $(SPACY_MODEL)/meta.json: scripts/build_spacy_model.py $(VENV)/.ready
 	$(PY) scripts/build_spacy_model.py $(SPACY_MODEL)
 
+# jieba's 60,000 most frequent words (components/mixed_script_tokenizer.py loads them by path).
+JIEBA_DICT := build/jieba/dict.txt
+jieba-dict: $(JIEBA_DICT)
+
+$(JIEBA_DICT): scripts/build_jieba_dict.py $(VENV)/.ready
+	$(PY) scripts/build_jieba_dict.py $(JIEBA_DICT)
+
 responses: venv
 	$(PY) scripts/sync_responses.py
 
 # Trains only when no model exists for the current hash of data, domain and config.
-train: venv spacy-model
+train: venv spacy-model jieba-dict
 	@$(PY) scripts/sync_responses.py --check
 	@mkdir -p models "$(CACHE_DIR)/models"
 	@if [ -f "$(CACHE_DIR)/$(MODEL)" ]; then \
@@ -182,7 +189,7 @@ review-export: venv
 review-merge: venv
 	$(PY) -m trainer.review merge $(or $(FILE),$(REVIEW_FILE)) $(ARGS)
 
-compare-pipelines: venv spacy-model
+compare-pipelines: venv spacy-model jieba-dict
 	scripts/compare_pipelines.sh
 
 # The trainers' NLU report (trainer/report.py; TRAINING.md explains it): cross-validation on the

@@ -9,11 +9,13 @@ becomes its own tokens.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, List, Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.spacy_tokenizer import SpacyTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.training_data.message import Message
 
 from actions.language import has_cjk
@@ -31,16 +33,38 @@ def segment(text: str, offset: int = 0) -> List[Token]:
             for word, start, _end in _jieba().tokenize(text, HMM=True) if word.strip()]
 
 
+def configure_jieba(config: Dict[Text, Any]) -> None:
+    """jieba's dictionary (`dictionary`: a smaller one saves memory) and the words it must
+    keep whole (`user_words`: 验证码, 退信 ...), from the component's config."""
+    jieba = _jieba()
+    if config.get("dictionary"):
+        path = os.path.abspath(str(config["dictionary"]))
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"jieba dictionary {path} is missing: run `make jieba-dict`")
+        if jieba.dt.dictionary != path:
+            jieba.set_dictionary(path)
+    for word in config.get("user_words") or []:
+        jieba.add_word(str(word))
+
+
+def split_chinese(tokens: List[Token]) -> List[Token]:
+    """The tokens, with every token holding Chinese characters replaced by its jieba words."""
+    result: List[Token] = []
+    for token in tokens:
+        if has_cjk(token.text):
+            result.extend(segment(token.text, token.start))
+        else:
+            result.append(token)
+    return result
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class MixedScriptTokenizer(SpacyTokenizer):
     """SpacyTokenizer that also segments Chinese with jieba (config: `user_words`)."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        config = SpacyTokenizer.get_default_config()
-        # Domain words jieba should keep whole (验证码, 退信 ...); listed in config.yml.
-        config["user_words"] = []
-        return config
+        return {**SpacyTokenizer.get_default_config(), "user_words": [], "dictionary": None}
 
     @staticmethod
     def required_packages() -> List[Text]:
@@ -48,18 +72,29 @@ class MixedScriptTokenizer(SpacyTokenizer):
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         super().__init__(config)
-        words = self._config.get("user_words") or []
-        if words:
-            jieba = _jieba()
-            for word in words:
-                jieba.add_word(str(word))
+        configure_jieba(self._config)
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         """spaCy's tokens; any token with Chinese characters replaced by its jieba words."""
-        tokens: List[Token] = []
-        for token in super().tokenize(message, attribute):
-            if has_cjk(token.text):
-                tokens.extend(segment(token.text, token.start))
-            else:
-                tokens.append(token)
-        return tokens
+        return split_chinese(super().tokenize(message, attribute))
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
+class MixedScriptWhitespaceTokenizer(WhitespaceTokenizer):
+    """Rasa's WhitespaceTokenizer with Chinese segmented by jieba: no spaCy model to load."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**WhitespaceTokenizer.get_default_config(), "user_words": [], "dictionary": None}
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["jieba"]
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
+        configure_jieba(self._config)
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        """Whitespace tokens; any token with Chinese characters replaced by its jieba words."""
+        return split_chinese(super().tokenize(message, attribute))

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-INPUTS = ["config.yml", "domain.yml", "requirements.txt", "scripts/build_spacy_model.py"]
+INPUTS = ["config.yml", "domain.yml", "requirements.txt", "scripts/build_spacy_model.py",
+          "scripts/build_jieba_dict.py"]
 INPUT_DIRS = ["data", "components"]
 
 

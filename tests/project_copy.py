@@ -15,7 +15,7 @@ PROJECT_PARTS = ("actions", "components", "channels", "tickets", "trainer", "kno
 
 def copy_project(target: Path, parts: Iterable[str] = PROJECT_PARTS, link_build: bool = True,
                  link_venv: bool = False) -> Path:
-    """Copy `parts` of the project into `target`; link (not copy) the spaCy build and the venv."""
+    """Copy `parts` of the project into `target`; link (not copy) the build output and the venv."""
     for part in parts:
         source = ROOT / part
         if source.is_dir():
@@ -23,9 +23,10 @@ def copy_project(target: Path, parts: Iterable[str] = PROJECT_PARTS, link_build:
         else:
             (target / part).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / part)
-    if link_build:
+    if link_build:  # the spaCy pipeline and the jieba dictionary the model loads by path
         (target / "build").mkdir(exist_ok=True)
-        (target / "build" / "spacy").symlink_to(ROOT / "build" / "spacy")
+        for built in ("spacy", "jieba"):
+            (target / "build" / built).symlink_to(ROOT / "build" / built)
     if link_venv:
         (target / ".venv").symlink_to(os.path.realpath(ROOT / ".venv"))
     return target
