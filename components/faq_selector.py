@@ -21,6 +21,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix
 
+from components.linear_intent_classifier import has_features
+
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class FaqSelector(LogisticRegressionClassifier):
@@ -38,11 +40,12 @@ class FaqSelector(LogisticRegressionClassifier):
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Add the best `faq/<key>` (and a ranking) to every message, as Rasa's ResponseSelector does."""
-        if not messages or not hasattr(self.clf, "classes_"):
+        messages_with_features = [m for m in messages if has_features(m)]
+        if not messages_with_features or not hasattr(self.clf, "classes_"):
             return messages
-        probabilities = self.clf.predict_proba(self._create_X(messages))
+        probabilities = self.clf.predict_proba(self._create_X(messages_with_features))
         retrieval = self.config["retrieval_intent"]
-        for message, row in zip(messages, probabilities):
+        for message, row in zip(messages_with_features, probabilities):
             ranking = sorted(({INTENT_RESPONSE_KEY: key, PREDICTED_CONFIDENCE_KEY: float(p)}
                               for key, p in zip(self.clf.classes_, row)), key=lambda r: -r[PREDICTED_CONFIDENCE_KEY])
             best = ranking[0]

@@ -17,8 +17,8 @@ import yaml
 
 from actions.language import CHINESE, ENGLISH, has_cjk
 
-# A markup example `[text](entity)` or `[text]{"entity": ...}` reads as `text`.
-_ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
+# Rasa's entity annotations: [text](entity), [text](entity:value), [text]{...}, [text][...].
+ANNOTATION = re.compile(r"\[([^\]]+?)\](?:\(([^)]*)\)|\{[^}]*\}|\[[^\]]*\])")
 _HELDOUT_FILE = re.compile(r"heldout(?:_([a-z]{2}))?\.yml$")
 
 
@@ -49,7 +49,7 @@ def load_yaml(path: Path) -> Any:
 
 def plain_text(example: str) -> str:
     """An NLU example without its entity markup."""
-    return _ANNOTATION.sub(r"\1", example).strip()
+    return ANNOTATION.sub(lambda m: m.group(1), example).strip()
 
 
 def normalise(text: str) -> str:

@@ -8,37 +8,18 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Set
 
 import yaml
 
+# One definition of "the same sentence", language and entity markup for the whole trainer package.
+from trainer.project import ANNOTATION, language_of, normalise, plain_text  # noqa: F401
+
 ZH_DIR = "zh"
-# Rasa's entity annotations: [text](entity), [text](entity:value), [text]{...}, [text][...].
-ANNOTATION = re.compile(r"\[([^\]]+?)\](?:\(([^)]*)\)|\{[^}]*\}|\[[^\]]*\])")
-_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
-
-
 class NluFileError(Exception):
     """A training file can't be read or edited as expected."""
-
-
-def normalise(text: str) -> str:
-    """Lower case without punctuation and whitespace: near-duplicates compare equal."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in folded if unicodedata.category(ch)[0] not in "PZC" and not ch.isspace())
-
-
-def language_of(text: str) -> str:
-    """"zh" when the text contains a Chinese character, else "en"."""
-    return "zh" if _CJK.search(text) else "en"
-
-
-def plain_text(example: str) -> str:
-    """An example without Rasa's entity annotations ("[ALM-1](ticket_id)" -> "ALM-1")."""
-    return ANNOTATION.sub(lambda m: m.group(1), example)
 
 
 def example_lines(examples: Any) -> List[str]:
