@@ -29,7 +29,7 @@ UNSURE = "is my mailbox haunted or something"
 # Commands the test suite runs elsewhere (their test is named) rather than here.
 RUN_ELSEWHERE = {
     "make test": "CI runs `make test`, which includes this test",
-    "make report": "the full 5-fold run takes ~15 minutes: its expansion is checked with make -n here and "
+    "make report": "the full 5-fold run trains the NLU five times: its expansion is checked with make -n here and "
                    "the same module runs end to end in tests/e2e/test_report_e2e.py",
     "make report FOLDS=2 REPORT_EPOCHS=3": "run as written (into a temporary REPORT_DIR) by tests/e2e/test_report_e2e.py",
 }
