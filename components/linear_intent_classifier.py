@@ -28,9 +28,11 @@ class LinearIntentClassifier(LogisticRegressionClassifier):
     """LogisticRegressionClassifier that leaves featureless messages without an intent."""
 
     def process(self, messages: List[Message]) -> List[Message]:
-        featured = [m for m in messages if has_features(m)]
+        featured = []
         for message in messages:
-            if message not in featured:
+            if has_features(message):
+                featured.append(message)
+            else:
                 message.set("intent", {"name": None, "confidence": 0.0}, add_to_output=True)
                 message.set("intent_ranking", [], add_to_output=True)
         if featured:

@@ -72,12 +72,12 @@ METRICS: List[Tuple[str, str]] = [
 
 # --- pure helpers -----------------------------------------------------------------------------
 
-_MARKUP = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
-
-
 def strip_markup(text: str) -> str:
-    """`[text](entity)` and `[text]{"entity": ...}` annotations reduced to their text."""
-    return _MARKUP.sub(r"\1", text)
+    """`[text](entity)` and `[text]{"entity": ...}` annotations reduced to their text
+    (the trainers' data check's rule, so both read examples the same way)."""
+    from trainer.project import plain_text
+
+    return plain_text(text)
 
 
 def nlu_examples(document: Dict[str, Any]) -> List[str]:

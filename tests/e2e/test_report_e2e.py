@@ -4,6 +4,7 @@ re-render from the saved results adds a second history row."""
 
 from __future__ import annotations
 
+import collections
 import csv
 import json
 import os
@@ -13,10 +14,10 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
-import yaml
 
 from scripts.evaluate_nlu import score
 from scripts.model_hash import model_hash
+from trainer.project import read_project
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,14 +41,7 @@ def run_report(*args: str) -> subprocess.CompletedProcess:
 
 def training_labels() -> Dict[str, int]:
     """Every intent (FAQ keys included) of data/nlu and its number of examples."""
-    labels: Dict[str, int] = {}
-    for path in sorted((ROOT / "data" / "nlu").rglob("*.yml")):
-        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
-            if "intent" in item:
-                examples = [line for line in str(item.get("examples") or "").splitlines()
-                            if line.strip().startswith("- ")]
-                labels[item["intent"]] = labels.get(item["intent"], 0) + len(examples)
-    return labels
+    return dict(collections.Counter(example.intent for example in read_project(ROOT).training))
 
 
 def history(path: Path) -> List[Dict[str, str]]:

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from scripts import bench
+from trainer.project import ANNOTATION
 
 
 @pytest.mark.parametrize("values, q, expected", [
@@ -67,7 +68,7 @@ def test_message_plan_is_seeded_and_shared():
 def test_held_out_messages_have_no_markup():
     messages, info = bench.load_messages(300)
     assert info["count"] == 300 and info["per_language"]["en"] > 0 and info["per_language"]["zh"] > 0
-    assert not any(bench._MARKUP.search(m) for m in messages)
+    assert not any(ANNOTATION.search(m) for m in messages)
     assert messages == bench.load_messages(300)[0]
 
 
