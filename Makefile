@@ -11,7 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 SPACY_MODEL := build/spacy/en_lookup
-MODEL_HASH = $(shell python3 scripts/model_hash.py)
+MODEL_HASH = $(shell python3 trainer/model_hash.py)
 MODEL = models/$(MODEL_HASH).tar.gz
 
 RASA_HOST ?= 127.0.0.1
@@ -26,7 +26,6 @@ MIN_INTENT_ACCURACY_ZH ?= 0.93
 MIN_OOS_RECALL_ZH ?= 0.85
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
-export PYTHONPATH := $(CURDIR)
 
 .PHONY: help venv spacy-model responses train run shell test validate test-unit test-stories \
         test-nlu test-e2e tickets compare-pipelines clean webchat browser check-data new-problem jieba-dict
@@ -54,7 +53,7 @@ help:
 # --- set-up -----------------------------------------------------------------
 venv: $(VENV)/.ready
 
-$(VENV)/.ready: requirements.txt requirements-dev.txt
+$(VENV)/.ready: requirements.txt requirements-dev.txt pyproject.toml
 	@if [ ! -f "$(VENV_CACHE)/.complete" ]; then \
 	  echo "Creating the Python 3.10 virtual environment in $(VENV_CACHE)"; \
 	  rm -rf "$(VENV_CACHE)" && mkdir -p "$(CACHE_DIR)" && \
@@ -63,27 +62,30 @@ $(VENV)/.ready: requirements.txt requirements-dev.txt
 	  "$(VENV_CACHE)/bin/pip" check && \
 	  touch "$(VENV_CACHE)/.complete"; \
 	fi
-	@rm -rf $(VENV) && ln -s "$(VENV_CACHE)" $(VENV)
+	@rm -rf $(VENV) && "$(VENV_CACHE)/bin/python" -m venv --without-pip $(VENV)
+	@echo 'import site; site.addsitedir("$(VENV_CACHE)/lib/python3.10/site-packages")' \
+	  > $(VENV)/lib/python3.10/site-packages/00-alimail-dependencies.pth
+	@$(PY) -m pip install --quiet --no-deps --no-build-isolation --no-index -e .
 	@touch $@
 
 spacy-model: $(SPACY_MODEL)/meta.json
 
-$(SPACY_MODEL)/meta.json: scripts/build_spacy_model.py $(VENV)/.ready
-	$(PY) scripts/build_spacy_model.py $(SPACY_MODEL)
+$(SPACY_MODEL)/meta.json: tools/build_spacy_model.py $(VENV)/.ready
+	$(PY) tools/build_spacy_model.py $(SPACY_MODEL)
 
 # jieba's 60,000 most frequent words (components/mixed_script_tokenizer.py loads them by path).
 JIEBA_DICT := build/jieba/dict.txt
 jieba-dict: $(JIEBA_DICT)
 
-$(JIEBA_DICT): scripts/build_jieba_dict.py $(VENV)/.ready
-	$(PY) scripts/build_jieba_dict.py $(JIEBA_DICT)
+$(JIEBA_DICT): tools/build_jieba_dict.py $(VENV)/.ready
+	$(PY) tools/build_jieba_dict.py $(JIEBA_DICT)
 
 responses: venv
-	$(PY) scripts/sync_responses.py
+	$(PY) tools/sync_responses.py
 
 # Trains only when no model exists for the current hash of data, domain and config.
 train: venv spacy-model jieba-dict
-	@$(PY) scripts/sync_responses.py --check
+	@$(PY) tools/sync_responses.py --check
 	@mkdir -p models "$(CACHE_DIR)/models"
 	@if [ -f "$(CACHE_DIR)/$(MODEL)" ]; then \
 	  echo "Model up to date: $(MODEL)"; \
@@ -144,7 +146,15 @@ shell: train
 
 # --- checks -----------------------------------------------------------------
 # Cheap checks first; the end-to-end tests against the real servers last.
-test: check-data validate test-unit test-stories test-nlu test-e2e
+test: lint check-data validate test-unit test-integration test-stories test-nlu test-e2e
+
+# ruff (lint and format), mypy, and the layer contract of pyproject.toml (import-linter; ARCHITECTURE.md).
+.PHONY: lint test-integration
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) -c 'from importlinter.cli import lint_imports_command; lint_imports_command()'
 
 # The trainers' data check (trainer/check.py): seconds, no training; file:line and a fix per mistake.
 check-data: venv
@@ -156,7 +166,7 @@ new-problem: venv
 	$(PY) -m trainer.scaffold new-problem "$(KEY)" $(if $(TITLE),--title "$(TITLE)")
 
 validate: venv
-	$(PY) scripts/sync_responses.py --check
+	$(PY) tools/sync_responses.py --check
 	$(RASA) data validate --fail-on-warnings
 
 test-stories: train
@@ -164,13 +174,18 @@ test-stories: train
 	  --out results/stories --no-plot
 
 test-nlu: train
-	$(PY) scripts/evaluate_nlu.py --model $(MODEL) --test-data tests/nlu/heldout.yml \
+	$(PY) trainer/evaluate.py --model $(MODEL) --test-data tests/nlu/heldout.yml \
 	  --min-accuracy $(MIN_INTENT_ACCURACY) --min-oos-recall $(MIN_OOS_RECALL) --out results/nlu
-	$(PY) scripts/evaluate_nlu.py --model $(MODEL) --test-data tests/nlu/heldout_zh.yml \
+	$(PY) trainer/evaluate.py --model $(MODEL) --test-data tests/nlu/heldout_zh.yml \
 	  --min-accuracy $(MIN_INTENT_ACCURACY_ZH) --min-oos-recall $(MIN_OOS_RECALL_ZH) --out results/nlu
 
+# Unit tests: one process, no servers, no PostgreSQL or Redis (tests/unit/<package>/test_<module>.py).
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
+
+# Integration tests: real subprocesses, SQLite/PostgreSQL/Redis, no trained model.
+test-integration: venv
+	$(PY) -m pytest tests/integration -q
 
 test-e2e: train webchat browser
 	ALIMAIL_MODEL=$(MODEL) $(PY) -m pytest tests/e2e -q
@@ -203,12 +218,12 @@ report: train
 	$(PY) -m trainer.report --model $(MODEL) --folds $(FOLDS) $(if $(REPORT_EPOCHS),--epochs $(REPORT_EPOCHS)) \
 	  $(addprefix --heldout ,$(REPORT_HELDOUT)) --out $(REPORT_DIR)
 
-# Benchmark against the starter bot `rasa init --no-prompt` creates (scripts/bench.py): cold training,
+# Benchmark against the starter bot `rasa init --no-prompt` creates (tools/bench.py): cold training,
 # time to ready, memory, sequential latency and concurrent users, both bots on this machine in one run.
 # Reports only, never fails on timings. Results: results/bench/latest.json. Quick re-run:
 # make bench ARGS="--skip-train --duration 10"
 bench: train
-	$(PY) scripts/bench.py --model $(MODEL) $(ARGS)
+	$(PY) tools/bench.py --model $(MODEL) $(ARGS)
 
 clean:
 	rm -rf build models results .rasa .pytest_cache $(VENV)

@@ -13,13 +13,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import phrases
 from actions.dispatch import send
 from actions.faq_actions import resume_messages
-from actions.guide import OFFER_TICKET, PAYLOAD_NO, PAYLOAD_OPEN_TICKET, button
-from actions.knowledge import Knowledge, knowledge
-from actions.menus import help_messages, out_of_scope_messages, problem_buttons
 from actions.state import SLOT_OFFER, guide_state, language
+from core import phrases
+from core.guide import OFFER_TICKET, PAYLOAD_NO, PAYLOAD_OPEN_TICKET, button
+from core.knowledge import Knowledge, knowledge
+from core.menus import help_messages, out_of_scope_messages, problem_buttons
 
 MAX_SUGGESTIONS = 3
 # Below this the ranking is noise (other scripts, emoji): offer the topics instead.
@@ -78,8 +78,9 @@ class ActionAskAffirmation(Action):
     def name(self) -> Text:
         return "action_default_ask_affirmation"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         kb = knowledge()
         lang = language(tracker)
         if not has_words(tracker.latest_message.get("text")):
@@ -99,8 +100,9 @@ class ActionAskRephrase(Action):
     def name(self) -> Text:
         return "action_default_ask_rephrase"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(text=phrases.say("ask_rephrase", language(tracker)))
         return []
 
@@ -111,14 +113,18 @@ class ActionDefaultFallback(Action):
     def name(self) -> Text:
         return "action_default_fallback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         lang = language(tracker)
         text = "\n\n".join([phrases.say("fallback_give_up", lang), phrases.say("offer_escalation", lang)])
-        dispatcher.utter_message(text=text, buttons=[
-            button(phrases.say("button_open_ticket", lang), PAYLOAD_OPEN_TICKET),
-            button(phrases.say("button_no_thanks", lang), PAYLOAD_NO),
-        ])
+        dispatcher.utter_message(
+            text=text,
+            buttons=[
+                button(phrases.say("button_open_ticket", lang), PAYLOAD_OPEN_TICKET),
+                button(phrases.say("button_no_thanks", lang), PAYLOAD_NO),
+            ],
+        )
         # Like Rasa's default: forget the unclear message, so the dialogue state is
         # the one before it (the record of the message stays in the tracker's events).
         return [UserUtteranceReverted(), SlotSet(SLOT_OFFER, OFFER_TICKET)]
@@ -130,8 +136,9 @@ class ActionOutOfScope(Action):
     def name(self) -> Text:
         return "action_out_of_scope"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         kb = knowledge()
         lang = language(tracker)
         send(dispatcher, out_of_scope_messages(kb, lang) + detour_return(kb, tracker, lang))
@@ -144,8 +151,9 @@ class ActionShowHelp(Action):
     def name(self) -> Text:
         return "action_show_help"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         kb = knowledge()
         lang = language(tracker)
         send(dispatcher, help_messages(kb, lang) + detour_return(kb, tracker, lang))

@@ -7,11 +7,11 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import guide, phrases
 from actions.dispatch import send
-from actions.guide import GuideState, message
-from actions.knowledge import Knowledge, knowledge
 from actions.state import guide_state, language
+from core import guide, phrases
+from core.guide import GuideState, message
+from core.knowledge import Knowledge, knowledge
 
 
 def resume_messages(kb: Knowledge, state: GuideState, lang: str) -> List[Dict[str, Any]]:
@@ -28,7 +28,8 @@ class ActionResumeGuide(Action):
     def name(self) -> Text:
         return "action_resume_guide"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         send(dispatcher, resume_messages(knowledge(), guide_state(tracker), language(tracker)))
         return []

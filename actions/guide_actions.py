@@ -1,4 +1,4 @@
-"""Rasa actions that run the guided troubleshooting conversations (see actions.guide)."""
+"""Rasa actions that run the guided troubleshooting conversations (see core.guide)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import guide
 from actions.dispatch import send
-from actions.knowledge import knowledge
-from actions.menus import help_messages
 from actions.state import guide_state, language, latest_entity, latest_intent, slot_events
 from actions.ticket_actions import accept_ticket_offer
+from core import guide
+from core.knowledge import knowledge
+from core.menus import help_messages
 
 
 class ActionStartGuide(Action):
@@ -21,8 +21,9 @@ class ActionStartGuide(Action):
     def name(self) -> Text:
         return "action_start_guide"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         kb = knowledge()
         lang = language(tracker)
         state = guide_state(tracker)
@@ -43,8 +44,9 @@ class ActionNextStep(Action):
     def name(self) -> Text:
         return "action_next_step"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         reply = guide.next_step(knowledge(), guide_state(tracker), language(tracker))
         send(dispatcher, reply.messages)
         return slot_events(reply.state)
@@ -56,8 +58,9 @@ class ActionShowAllSteps(Action):
     def name(self) -> Text:
         return "action_show_all_steps"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         reply = guide.all_steps(knowledge(), guide_state(tracker), language(tracker))
         send(dispatcher, reply.messages)
         return slot_events(reply.state)
@@ -69,8 +72,9 @@ class ActionStepFailed(Action):
     def name(self) -> Text:
         return "action_step_failed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         reply = guide.step_failed(knowledge(), guide_state(tracker), language(tracker))
         send(dispatcher, reply.messages)
         return slot_events(reply.state)
@@ -82,8 +86,9 @@ class ActionHandleAnswer(Action):
     def name(self) -> Text:
         return "action_handle_answer"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         lang = language(tracker)
         state = guide_state(tracker)
         intent = latest_intent(tracker) or ""
@@ -102,8 +107,9 @@ class ActionStopGuide(Action):
     def name(self) -> Text:
         return "action_stop_guide"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         reply = guide.stop(guide_state(tracker), language(tracker))
         send(dispatcher, reply.messages)
         return slot_events(reply.state)

@@ -14,11 +14,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import phrases
 from actions.dispatch import send
 from actions.faq_actions import resume_messages
-from actions.knowledge import knowledge
 from actions.state import SLOT_LANGUAGE, SLOT_LANGUAGE_CHOICE, guide_state, latest_entity
+from core import phrases
+from core.knowledge import knowledge
 
 
 def chosen_language(tracker: Tracker) -> Optional[str]:
@@ -38,8 +38,9 @@ class ActionSwitchLanguage(Action):
     def name(self) -> Text:
         return "action_switch_language"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         lang = chosen_language(tracker) or knowledge().default_language
         dispatcher.utter_message(text=phrases.say("language_switched", lang))
         if not tracker.active_loop.get("name"):  # the form re-asks its own question next

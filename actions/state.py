@@ -7,8 +7,8 @@ from typing import Any, Dict, List, Optional
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 
-from actions.guide import GuideState
-from actions.knowledge import knowledge
+from core.guide import GuideState
+from core.knowledge import knowledge
 
 SLOT_PROBLEM = "problem"
 SLOT_STAGE = "guide_stage"

@@ -12,12 +12,20 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import phrases
-from actions.knowledge import knowledge
 from actions.state import SLOT_OFFER, guide_state, language, latest_entity
-from actions.ticket_draft import (default_description, is_postmaster, priority_for, priority_label, queue_for,
-                                  queue_label, steps_tried, transcript)
 from actions.ticket_form import FORM, FORM_SLOTS, SLOT_CONFIRMED, SLOT_DESCRIPTION, SLOT_EMAIL, SLOT_EML
+from core import phrases
+from core.knowledge import knowledge
+from core.ticket_draft import (
+    default_description,
+    is_postmaster,
+    priority_for,
+    priority_label,
+    queue_for,
+    queue_label,
+    steps_tried,
+    transcript,
+)
 from tickets.notify import notify_ticket_created
 from tickets.store import NewTicket, StoreUnavailable, Ticket, TicketNotFound, TicketStore, parse_id
 
@@ -40,8 +48,10 @@ def channel_of(tracker: Tracker) -> str:
 def begin_ticket(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
     """Announce the ticket; fresh form slots and a new request id (the ticket's idempotency key)."""
     dispatcher.utter_message(text=phrases.say("ticket_start", language(tracker)))
-    return [SlotSet(slot, None) for slot in FORM_SLOTS] + [SlotSet(SLOT_REQUEST_ID, uuid.uuid4().hex),
-                                                          SlotSet(SLOT_OFFER, None)]
+    return [SlotSet(slot, None) for slot in FORM_SLOTS] + [
+        SlotSet(SLOT_REQUEST_ID, uuid.uuid4().hex),
+        SlotSet(SLOT_OFFER, None),
+    ]
 
 
 class ActionStartTicket(Action):
@@ -50,8 +60,9 @@ class ActionStartTicket(Action):
     def name(self) -> Text:
         return "action_start_ticket"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         return begin_ticket(dispatcher, tracker)
 
 
@@ -65,12 +76,19 @@ def _time(value: datetime) -> str:
 
 
 def confirmation_text(ticket: Ticket, lang: str) -> str:
-    return "\n".join([
-        phrases.say("ticket_opened", lang, id=ticket.id, queue=queue_label(ticket.queue, lang),
-                    priority=priority_label(knowledge(), ticket.priority, lang)),
-        phrases.say(f"next_{ticket.queue}", lang, email=ticket.contact_email),
-        phrases.say("ticket_status_hint", lang, id=ticket.id),
-    ])
+    return "\n".join(
+        [
+            phrases.say(
+                "ticket_opened",
+                lang,
+                id=ticket.id,
+                queue=queue_label(ticket.queue, lang),
+                priority=priority_label(knowledge(), ticket.priority, lang),
+            ),
+            phrases.say(f"next_{ticket.queue}", lang, email=ticket.contact_email),
+            phrases.say("ticket_status_hint", lang, id=ticket.id),
+        ]
+    )
 
 
 class ActionSubmitTicket(Action):
@@ -79,8 +97,9 @@ class ActionSubmitTicket(Action):
     def name(self) -> Text:
         return "action_submit_ticket"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         lang = language(tracker)
         reset = [SlotSet(SLOT_CONFIRMED, None)]
         if tracker.get_slot(SLOT_CONFIRMED) is not True:
@@ -123,8 +142,9 @@ class ActionCancelTicket(Action):
     def name(self) -> Text:
         return "action_cancel_ticket"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(text=phrases.say("ticket_cancelled", language(tracker)))
         return [ActiveLoop(None), SlotSet("requested_slot", None)] + [SlotSet(s, None) for s in FORM_SLOTS]
 
@@ -132,8 +152,14 @@ class ActionCancelTicket(Action):
 def _status_line(ticket: Ticket, lang: str) -> str:
     kb = knowledge()
     title = kb.problem(ticket.problem).title.get(lang) if ticket.problem else phrases.say("no_problem", lang)
-    line = phrases.say("ticket_line", lang, id=ticket.id, title=title,
-                       status=phrases.say(f"status_{ticket.status}", lang), updated=_time(ticket.updated_at))
+    line = phrases.say(
+        "ticket_line",
+        lang,
+        id=ticket.id,
+        title=title,
+        status=phrases.say(f"status_{ticket.status}", lang),
+        updated=_time(ticket.updated_at),
+    )
     comment = ticket.latest_comment()
     if comment:
         line += "\n  " + phrases.say("ticket_latest_note", lang, text=comment.detail)
@@ -146,8 +172,9 @@ class ActionTicketStatus(Action):
     def name(self) -> Text:
         return "action_ticket_status"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         lang = language(tracker)
         asked: Optional[str] = latest_entity(tracker, "ticket_id")
         try:

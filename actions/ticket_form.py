@@ -9,14 +9,21 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import phrases
-from actions.guide import PAYLOAD_NO, PAYLOAD_YES, button
-from actions.knowledge import knowledge
 from actions.dispatch import send
-from actions.menus import out_of_scope_messages
 from actions.state import guide_state, language, latest_intent
-from actions.ticket_draft import (EML_PROBLEMS, default_description, priority_for, priority_label, queue_for,
-                                  queue_label, steps_tried)
+from core import phrases
+from core.guide import PAYLOAD_NO, PAYLOAD_YES, button
+from core.knowledge import knowledge
+from core.menus import out_of_scope_messages
+from core.ticket_draft import (
+    EML_PROBLEMS,
+    default_description,
+    priority_for,
+    priority_label,
+    queue_for,
+    queue_label,
+    steps_tried,
+)
 
 FORM = "ticket_form"
 SLOT_EMAIL = "contact_email"
@@ -68,7 +75,10 @@ def verified_email(tracker: Tracker) -> Optional[str]:
 
 
 def needed_slots(tracker: Tracker) -> List[str]:
-    """The form's questions for this conversation: description only when no problem is known, .eml only for spam bounces."""
+    """The form's questions for this conversation.
+
+    The description only when no problem is known, the .eml only for spam bounces.
+    """
     state = guide_state(tracker)
     slots = [SLOT_EMAIL]
     if default_description(knowledge(), state) is None:
@@ -85,18 +95,21 @@ class ValidateTicketForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_ticket_form"
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
         return needed_slots(tracker)
 
-    def extract_contact_email(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> Dict[Text, Any]:
+    def extract_contact_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         """A verified email fills the slot, so the question is skipped."""
         email = None if tracker.get_slot(SLOT_EMAIL) else verified_email(tracker)
         return {SLOT_EMAIL: email} if email else {}
 
-    def validate_contact_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> Dict[Text, Any]:
+    def validate_contact_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         email = clean_email(value)
         if email is None:
             lang = language(tracker)
@@ -107,16 +120,19 @@ class ValidateTicketForm(FormValidationAction):
                 dispatcher.utter_message(text=phrases.say("invalid_email", lang))
         return {SLOT_EMAIL: email}
 
-    def validate_ticket_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> Dict[Text, Any]:
+    def validate_ticket_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         description = clean_description(value)
         if description is None:
-            dispatcher.utter_message(text=phrases.say("invalid_description", language(tracker),
-                                                      minimum=MIN_DESCRIPTION))
+            dispatcher.utter_message(
+                text=phrases.say("invalid_description", language(tracker), minimum=MIN_DESCRIPTION)
+            )
         return {SLOT_DESCRIPTION: description}
 
-    def validate_eml_delivery(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> Dict[Text, Any]:
+    def validate_eml_delivery(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         answer = clean_eml_answer(value)
         if answer is None:
             dispatcher.utter_message(text=phrases.say("invalid_eml_answer", language(tracker)))
@@ -127,8 +143,9 @@ class ActionAskContactEmail(Action):
     def name(self) -> Text:
         return "action_ask_contact_email"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(text=phrases.say("ask_email", language(tracker)))
         return []
 
@@ -137,8 +154,9 @@ class ActionAskTicketDescription(Action):
     def name(self) -> Text:
         return "action_ask_ticket_description"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(text=phrases.say("ask_description", language(tracker)))
         return []
 
@@ -149,8 +167,9 @@ class ActionAskEmlDelivery(Action):
     def name(self) -> Text:
         return "action_ask_eml_delivery"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         lang = language(tracker)
         options = [phrases.say(key, lang) for key in EML_OPTIONS]
         dispatcher.utter_message(text=phrases.say("ask_eml", lang), buttons=[button(o, o) for o in options])
@@ -176,8 +195,14 @@ def summary_lines(tracker: Tracker, lang: str) -> List[str]:
     lines.append(phrases.say("summary_description", lang, text=description))
     if tracker.get_slot(SLOT_EML):
         lines.append(phrases.say("summary_eml", lang, text=tracker.get_slot(SLOT_EML)))
-    lines.append(phrases.say("summary_queue", lang, queue=queue_label(queue_for(state), lang),
-                             priority=priority_label(kb, priority_for(kb, state), lang)))
+    lines.append(
+        phrases.say(
+            "summary_queue",
+            lang,
+            queue=queue_label(queue_for(state), lang),
+            priority=priority_label(kb, priority_for(kb, state), lang),
+        )
+    )
     return lines
 
 
@@ -187,11 +212,20 @@ class ActionAskTicketConfirmed(Action):
     def name(self) -> Text:
         return "action_ask_ticket_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         lang = language(tracker)
-        text = "\n".join([phrases.say("summary_intro", lang)] + [f"- {line}" for line in summary_lines(tracker, lang)]
-                         + ["", phrases.say("summary_confirm", lang)])
-        dispatcher.utter_message(text=text, buttons=[button(phrases.say("button_open_it", lang), PAYLOAD_YES),
-                                                     button(phrases.say("button_cancel", lang), PAYLOAD_NO)])
+        text = "\n".join(
+            [phrases.say("summary_intro", lang)]
+            + [f"- {line}" for line in summary_lines(tracker, lang)]
+            + ["", phrases.say("summary_confirm", lang)]
+        )
+        dispatcher.utter_message(
+            text=text,
+            buttons=[
+                button(phrases.say("button_open_it", lang), PAYLOAD_YES),
+                button(phrases.say("button_cancel", lang), PAYLOAD_NO),
+            ],
+        )
         return []

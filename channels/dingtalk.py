@@ -58,9 +58,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.language import CHINESE, ENGLISH, has_cjk
-from actions.phrases import say
 from channels.memory import TTLCache
+from core.language import CHINESE, ENGLISH, has_cjk
+from core.phrases import say
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +92,9 @@ def compute_sign(secret: str, timestamp: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def check_signature(secret: str, timestamp: Optional[str], sign: Optional[str],
-                    now_ms: Optional[int] = None) -> Optional[str]:
+def check_signature(
+    secret: str, timestamp: Optional[str], sign: Optional[str], now_ms: Optional[int] = None
+) -> Optional[str]:
     """Why the callback's `timestamp` and `sign` headers are not acceptable; None when they are."""
     if not timestamp or not sign:
         return "missing timestamp or sign header"
@@ -130,9 +131,22 @@ class DingTalkMessage:
         return self.conversation_type == "2"
 
 
-METADATA_FIELDS = ("msgId", "msgtype", "createAt", "conversationType", "conversationId", "conversationTitle",
-                   "senderId", "senderStaffId", "senderNick", "senderCorpId", "isAdmin", "chatbotUserId",
-                   "isInAtList", "robotCode")
+METADATA_FIELDS = (
+    "msgId",
+    "msgtype",
+    "createAt",
+    "conversationType",
+    "conversationId",
+    "conversationTitle",
+    "senderId",
+    "senderStaffId",
+    "senderNick",
+    "senderCorpId",
+    "isAdmin",
+    "chatbotUserId",
+    "isInAtList",
+    "robotCode",
+)
 
 
 def _string(data: Dict[str, Any], key: str, required: bool = True) -> Optional[str]:
@@ -154,8 +168,9 @@ def message_text(data: Dict[str, Any]) -> str:
         return text["content"].strip()
     content = data.get("content") if isinstance(data.get("content"), dict) else {}
     if msgtype == "richText" and isinstance(content.get("richText"), list):
-        return " ".join(str(part["text"]).strip() for part in content["richText"]
-                        if isinstance(part, dict) and part.get("text")).strip()
+        return " ".join(
+            str(part["text"]).strip() for part in content["richText"] if isinstance(part, dict) and part.get("text")
+        ).strip()
     if msgtype == "audio" and isinstance(content.get("recognition"), str):
         return content["recognition"].strip()
     return ""  # a picture, file, …: the bot answers an empty message with what it can do
@@ -166,7 +181,7 @@ def parse_callback(body: bytes) -> DingTalkMessage:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise ValueError("body is not JSON")
+        raise ValueError("body is not JSON") from None
     if not isinstance(data, dict):
         raise ValueError("body is not a JSON object")
     _string(data, "msgtype")
@@ -183,9 +198,17 @@ def parse_callback(body: bytes) -> DingTalkMessage:
     expires = data.get("sessionWebhookExpiredTime")
     expires_ms = int(expires) if isinstance(expires, int) and not isinstance(expires, bool) else None
     metadata = {"dingtalk": {key: data[key] for key in METADATA_FIELDS if key in data}}
-    return DingTalkMessage(msg_id=msg_id, text=message_text(data), sender_id=sender_id, staff_id=staff_id,
-                           conversation_id=conversation_id, conversation_type=conversation_type,
-                           session_webhook=webhook, webhook_expires_ms=expires_ms, metadata=metadata)
+    return DingTalkMessage(
+        msg_id=msg_id,
+        text=message_text(data),
+        sender_id=sender_id,
+        staff_id=staff_id,
+        conversation_id=conversation_id,
+        conversation_type=conversation_type,
+        session_webhook=webhook,
+        webhook_expires_ms=expires_ms,
+        metadata=metadata,
+    )
 
 
 # -- where replies may go ----------------------------------------------------------
@@ -268,7 +291,7 @@ def plain_title(markdown: str) -> str:
         line = _LINK.sub(r"\1", line).replace("**", "").replace("__", "").replace("`", "")
         line = re.sub(r"^\s*(#+|[-*>]|\d+\.)\s+", "", line).strip(" *_")
         if line:
-            return line if len(line) <= TITLE_LENGTH else line[:TITLE_LENGTH - 1].rstrip() + "…"
+            return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
     return "Reply"
 
 
@@ -378,8 +401,13 @@ class DingTalkInput(InputChannel):
             logger.warning("DingTalk channel: %s is unset, so every callback is refused (503)", secret_env)
         return channel
 
-    def __init__(self, app_secret: Optional[str], webhook_hosts: Sequence[str] = DEFAULT_WEBHOOK_HOSTS,
-                 allow_http: bool = False, send_timeout: float = SEND_TIMEOUT) -> None:
+    def __init__(
+        self,
+        app_secret: Optional[str],
+        webhook_hosts: Sequence[str] = DEFAULT_WEBHOOK_HOSTS,
+        allow_http: bool = False,
+        send_timeout: float = SEND_TIMEOUT,
+    ) -> None:
         self.app_secret = app_secret
         self.webhook_hosts = tuple(webhook_hosts)
         self.allow_http = allow_http
@@ -423,8 +451,12 @@ class DingTalkInput(InputChannel):
             logger.warning("DingTalk callback refused: %s", error)
             return _error(400, str(error))
         if not webhook_allowed(message.session_webhook, self.webhook_hosts, self.allow_http):
-            logger.error("DingTalk message %s dropped: sessionWebhook host %r is not allowed (%s)",
-                         message.msg_id, webhook_host(message.session_webhook), HOSTS_ENV)
+            logger.error(
+                "DingTalk message %s dropped: sessionWebhook host %r is not allowed (%s)",
+                message.msg_id,
+                webhook_host(message.session_webhook),
+                HOSTS_ENV,
+            )
             return response.json(ACK)
         if not self.seen.add_if_new(message.msg_id):
             logger.info("DingTalk message %s delivered again; ignored", message.msg_id)
@@ -447,16 +479,23 @@ class DingTalkInput(InputChannel):
             if entry[1] == 0:
                 self._locks.pop(key, None)
 
-    async def process(self, message: DingTalkMessage,
-                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    async def process(self, message: DingTalkMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """Rasa's turn for `message`, then its replies as one markdown message. Never raises."""
         key = (message.conversation_id, message.sender_id)
         try:
             async with self._conversation(key):
                 text = translate_choice(message.text, self.choices.get(key) or [])
                 collector = DingTalkCollectingOutput()
-                await on_new_message(UserMessage(text, collector, message.sender_id, input_channel=self.name(),
-                                                 message_id=message.msg_id, metadata=message.metadata))
+                await on_new_message(
+                    UserMessage(
+                        text,
+                        collector,
+                        message.sender_id,
+                        input_channel=self.name(),
+                        message_id=message.msg_id,
+                        metadata=message.metadata,
+                    )
+                )
                 markdown, choices = render_turn(collector.messages)
                 if choices:
                     self.choices.set(key, choices)

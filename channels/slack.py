@@ -101,18 +101,23 @@ def to_mrkdwn(text: str) -> str:
 
 
 def _chunks(text: str, size: int) -> List[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 class SlackApiBot(SlackBot):
     """rasa's SlackBot posting through `base_url`, without `as_user`, in mrkdwn, with up to 25 buttons."""
 
-    def __init__(self, token: Text, slack_channel: Optional[Text] = None, thread_id: Optional[Text] = None,
-                 proxy: Optional[Text] = None, base_url: Text = DEFAULT_API_URL) -> None:
+    def __init__(
+        self,
+        token: Text,
+        slack_channel: Optional[Text] = None,
+        thread_id: Optional[Text] = None,
+        proxy: Optional[Text] = None,
+        base_url: Text = DEFAULT_API_URL,
+    ) -> None:
         super().__init__(token, slack_channel, thread_id, proxy)
         self.base_url = base_url
-        self.client = AsyncWebClient(token, base_url=base_url, proxy=proxy,
-                                     retry_handlers=_retry_handlers())
+        self.client = AsyncWebClient(token, base_url=base_url, proxy=proxy, retry_handlers=_retry_handlers())
 
     async def _post_message(self, channel: Text, **kwargs: Any) -> None:
         # `as_user` is refused ("invalid_arguments") for the bot tokens of new Slack apps;
@@ -131,23 +136,30 @@ class SlackApiBot(SlackBot):
             if part.strip():
                 await self._post_message(channel=recipient, text=to_mrkdwn(part))
 
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
-                                     **kwargs: Any) -> None:
+    async def send_text_with_buttons(
+        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
+    ) -> None:
         recipient = self.slack_channel or recipient_id
         if len(buttons) > MAX_BUTTONS:
             logger.warning("Slack shows at most %d buttons; dropped %d", MAX_BUTTONS, len(buttons) - MAX_BUTTONS)
             buttons = buttons[:MAX_BUTTONS]
         mrkdwn = to_mrkdwn(text)
-        blocks: List[Dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
-                                        for chunk in _chunks(mrkdwn, MAX_SECTION_TEXT) if chunk.strip()]
-        elements = [{
-            "type": "button",
-            "action_id": f"rasa_button_{index}",
-            "text": {"type": "plain_text", "text": str(button["title"])[:MAX_BUTTON_TEXT] or " ", "emoji": True},
-            "value": str(button["payload"])[:MAX_BUTTON_VALUE],
-        } for index, button in enumerate(buttons)]
+        blocks: List[Dict[str, Any]] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
+            for chunk in _chunks(mrkdwn, MAX_SECTION_TEXT)
+            if chunk.strip()
+        ]
+        elements = [
+            {
+                "type": "button",
+                "action_id": f"rasa_button_{index}",
+                "text": {"type": "plain_text", "text": str(button["title"])[:MAX_BUTTON_TEXT] or " ", "emoji": True},
+                "value": str(button["payload"])[:MAX_BUTTON_VALUE],
+            }
+            for index, button in enumerate(buttons)
+        ]
         for start in range(0, len(elements), MAX_BUTTONS_PER_ACTIONS_BLOCK):
-            blocks.append({"type": "actions", "elements": elements[start:start + MAX_BUTTONS_PER_ACTIONS_BLOCK]})
+            blocks.append({"type": "actions", "elements": elements[start : start + MAX_BUTTONS_PER_ACTIONS_BLOCK]})
         await self._post_message(channel=recipient, text=mrkdwn or " ", blocks=blocks)
 
 
@@ -174,18 +186,29 @@ class SlackChannel(SlackInput):
         token, secret = _env(ENV_TOKEN), _env(ENV_SIGNING_SECRET)
         missing = [name for name, value in ((ENV_TOKEN, token), (ENV_SIGNING_SECRET, secret)) if not value]
         if missing:
-            logger.warning("Slack channel not configured (%s unset): /webhooks/slack/ answers 503.",
-                           ", ".join(missing))
+            logger.warning("Slack channel not configured (%s unset): /webhooks/slack/ answers 503.", ", ".join(missing))
         api_url = _env(ENV_API_URL) or DEFAULT_API_URL
         if not api_url.endswith("/"):
             api_url += "/"  # slack_sdk joins base URL and method with urljoin
-        return cls(token, credentials.get("slack_channel"), credentials.get("proxy"),
-                   use_threads=bool(credentials.get("use_threads", False)), slack_signing_secret=secret,
-                   conversation_granularity=credentials.get("conversation_granularity", "sender"),
-                   api_url=api_url)
+        return cls(
+            token,
+            credentials.get("slack_channel"),
+            credentials.get("proxy"),
+            use_threads=bool(credentials.get("use_threads", False)),
+            slack_signing_secret=secret,
+            conversation_granularity=credentials.get("conversation_granularity", "sender"),
+            api_url=api_url,
+        )
 
-    def __init__(self, slack_token: Text, slack_channel: Optional[Text] = None, proxy: Optional[Text] = None,
-                 *args: Any, api_url: Text = DEFAULT_API_URL, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        slack_token: Text,
+        slack_channel: Optional[Text] = None,
+        proxy: Optional[Text] = None,
+        *args: Any,
+        api_url: Text = DEFAULT_API_URL,
+        **kwargs: Any,
+    ) -> None:
         self.api_url = api_url
         self.seen_events = TTLCache(SEEN_EVENTS_MAX, SEEN_EVENTS_TTL_SECONDS)
         if not args:  # rasa's process_message reads these headers (the webhook has already dropped retries)
@@ -200,17 +223,19 @@ class SlackChannel(SlackInput):
     def _validate_credentials(self) -> None:
         """rasa raises without a signing secret; here the webhook answers 503 instead."""
 
-    def get_output_channel(self, channel: Optional[Text] = None,
-                           thread_id: Optional[Text] = None) -> OutputChannel:
-        return SlackApiBot(self.slack_token, channel or self.slack_channel, thread_id, self.proxy,
-                           base_url=self.api_url)
+    def get_output_channel(self, channel: Optional[Text] = None, thread_id: Optional[Text] = None) -> OutputChannel:
+        return SlackApiBot(
+            self.slack_token, channel or self.slack_channel, thread_id, self.proxy, base_url=self.api_url
+        )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         slack_webhook = Blueprint("alimail_slack_webhook", __name__)
 
         def not_configured() -> HTTPResponse:
-            return response.json({"status": "error", "reason": "the Slack channel is not configured"},
-                                 status=HTTPStatus.SERVICE_UNAVAILABLE)
+            return response.json(
+                {"status": "error", "reason": "the Slack channel is not configured"},
+                status=HTTPStatus.SERVICE_UNAVAILABLE,
+            )
 
         @slack_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -236,8 +261,9 @@ class SlackChannel(SlackInput):
 
         return slack_webhook
 
-    async def _handle_event(self, request: Request,
-                            on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+    async def _handle_event(
+        self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> HTTPResponse:
         """Events API: url_verification and event_callback."""
         try:
             body = json.loads(request.body or b"null")
@@ -260,14 +286,17 @@ class SlackChannel(SlackInput):
             logger.info("Ignored a Slack message on unsupported channel %s.", metadata["out_channel"])
             return response.text("Channel not supported.")
         event = body["event"]
-        conversation_id = self._get_conversation_id(event.get("user", ""), metadata["out_channel"],
-                                                    metadata["thread_id"])
+        conversation_id = self._get_conversation_id(
+            event.get("user", ""), metadata["out_channel"], metadata["thread_id"]
+        )
         text = self._sanitize_user_message(event.get("text", ""), metadata["users"])
-        return await self.process_message(request, on_new_message, text=text, sender_id=conversation_id,
-                                          metadata=metadata)
+        return await self.process_message(
+            request, on_new_message, text=text, sender_id=conversation_id, metadata=metadata
+        )
 
-    async def _handle_interaction(self, request: Request,
-                                  on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+    async def _handle_interaction(
+        self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> HTTPResponse:
         """Interactivity: a button (or other block element) in one of the bot's messages was used."""
         try:
             payload = json.loads(request.form.get("payload") or "null")
@@ -284,8 +313,9 @@ class SlackChannel(SlackInput):
         if text is None:
             return response.text("Interaction without a value ignored.")  # e.g. link buttons
         metadata = self._interaction_metadata(payload)
-        conversation_id = self._get_conversation_id((payload.get("user") or {}).get("id"),
-                                                    metadata["out_channel"], metadata["thread_id"])
+        conversation_id = self._get_conversation_id(
+            (payload.get("user") or {}).get("id"), metadata["out_channel"], metadata["thread_id"]
+        )
         return await self.process_message(request, on_new_message, text, conversation_id, metadata)
 
     @staticmethod
@@ -295,14 +325,19 @@ class SlackChannel(SlackInput):
         users = list(body.get("authed_users") or [])
         if not users and body.get("authorizations"):
             users.append((body["authorizations"][0] or {}).get("user_id"))
-        return {"out_channel": event.get("channel"), "thread_id": event.get("thread_ts", event.get("ts")),
-                "users": users}
+        return {
+            "out_channel": event.get("channel"),
+            "thread_id": event.get("thread_ts", event.get("ts")),
+            "users": users,
+        }
 
     @staticmethod
     def _interaction_metadata(payload: Dict[str, Any]) -> Dict[str, Any]:
         """As rasa's get_metadata for an interaction payload."""
         message = payload.get("message") or {}
         user_id = (payload.get("user") or {}).get("id")
-        return {"out_channel": (payload.get("channel") or {}).get("id"),
-                "thread_id": message.get("thread_ts", message.get("ts")),
-                "users": [user_id] if user_id else []}
+        return {
+            "out_channel": (payload.get("channel") or {}).get("id"),
+            "thread_id": message.get("thread_ts", message.get("ts")),
+            "users": [user_id] if user_id else [],
+        }

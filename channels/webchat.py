@@ -32,13 +32,12 @@ import uuid
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
+from rasa.core.channels.channel import InputChannel, UserMessage, decode_bearer_token
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
-
-from rasa.core.channels.channel import InputChannel, UserMessage, decode_bearer_token
-from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +61,10 @@ CONTENT_TYPES = {
     ".ico": "image/x-icon",
 }
 # The demo page loads only its own files and talks only to its own server.
-DEMO_PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                 "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+DEMO_PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 
 
 def identity_from_claims(claims: Optional[Dict[str, Any]]) -> Optional[Dict[str, str]]:
@@ -124,11 +125,15 @@ class WebChatInput(SocketIOInput):
                 return response.text("web chat not built: run `make webchat`", status=404)
             return response.text("not found", status=404)
         content_type = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
-        headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache",
-                   "Cross-Origin-Resource-Policy": "cross-origin"}
+        headers = {
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-cache",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        }
         if path.suffix == ".html":
-            headers.update({"Content-Security-Policy": DEMO_PAGE_CSP, "X-Frame-Options": "DENY",
-                            "Referrer-Policy": "no-referrer"})
+            headers.update(
+                {"Content-Security-Policy": DEMO_PAGE_CSP, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+            )
         return response.raw(path.read_bytes(), content_type=content_type, headers=headers)
 
     # --- identity -------------------------------------------------------------------------
@@ -167,8 +172,7 @@ class WebChatInput(SocketIOInput):
             identity = self._identity(auth)
             if identity is None:
                 has_token = isinstance(auth, dict) and bool(auth.get("token"))
-                logger.info(f"Web chat connection {sid} refused: "
-                            f"{'invalid token' if has_token else 'no token'}.")
+                logger.info(f"Web chat connection {sid} refused: {'invalid token' if has_token else 'no token'}.")
                 return False
             await sio.save_session(sid, {"identity": identity}, namespace=namespace)
             logger.debug(f"Employee {identity['employee_id']} connected to the web chat ({sid}).")
@@ -231,8 +235,13 @@ class WebChatInput(SocketIOInput):
             text = data.get("message", "")
             if not isinstance(text, str):
                 text = ""
-            message = UserMessage(text[:MAX_MESSAGE_CHARS], SocketIOOutput(sio, self.bot_message_evt), sender_id,
-                                  input_channel=self.name(), metadata=metadata)
+            message = UserMessage(
+                text[:MAX_MESSAGE_CHARS],
+                SocketIOOutput(sio, self.bot_message_evt),
+                sender_id,
+                input_channel=self.name(),
+                metadata=metadata,
+            )
             await on_new_message(message)
 
         return webhook

@@ -13,9 +13,14 @@ from typing import Any, Dict, List, Text, Tuple
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.nlu.constants import (RESPONSE_SELECTOR_PREDICTION_KEY, RESPONSE_SELECTOR_PROPERTY_NAME,
-                                RESPONSE_SELECTOR_RANKING_KEY, RESPONSE_SELECTOR_RESPONSES_KEY,
-                                RESPONSE_SELECTOR_RETRIEVAL_INTENTS, RESPONSE_SELECTOR_UTTER_ACTION_KEY)
+from rasa.nlu.constants import (
+    RESPONSE_SELECTOR_PREDICTION_KEY,
+    RESPONSE_SELECTOR_PROPERTY_NAME,
+    RESPONSE_SELECTOR_RANKING_KEY,
+    RESPONSE_SELECTOR_RESPONSES_KEY,
+    RESPONSE_SELECTOR_RETRIEVAL_INTENTS,
+    RESPONSE_SELECTOR_UTTER_ACTION_KEY,
+)
 from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, PREDICTED_CONFIDENCE_KEY
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -34,8 +39,11 @@ class FaqSelector(LogisticRegressionClassifier):
 
     def _create_training_matrix(self, training_data: TrainingData) -> Tuple[csr_matrix, List[str]]:
         retrieval = self.config["retrieval_intent"]
-        examples = [e for e in training_data.intent_examples
-                    if e.get(INTENT) == retrieval and e.get(INTENT_RESPONSE_KEY) and e.get("text")]
+        examples = [
+            e
+            for e in training_data.intent_examples
+            if e.get(INTENT) == retrieval and e.get(INTENT_RESPONSE_KEY) and e.get("text")
+        ]
         return self._create_X(examples), [e.get(INTENT_RESPONSE_KEY) for e in examples]
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -46,8 +54,13 @@ class FaqSelector(LogisticRegressionClassifier):
         probabilities = self.clf.predict_proba(self._create_X(messages_with_features))
         retrieval = self.config["retrieval_intent"]
         for message, row in zip(messages_with_features, probabilities):
-            ranking = sorted(({INTENT_RESPONSE_KEY: key, PREDICTED_CONFIDENCE_KEY: float(p)}
-                              for key, p in zip(self.clf.classes_, row)), key=lambda r: -r[PREDICTED_CONFIDENCE_KEY])
+            ranking = sorted(
+                (
+                    {INTENT_RESPONSE_KEY: key, PREDICTED_CONFIDENCE_KEY: float(p)}
+                    for key, p in zip(self.clf.classes_, row)
+                ),
+                key=lambda r: -r[PREDICTED_CONFIDENCE_KEY],
+            )
             best = ranking[0]
             properties = message.get(RESPONSE_SELECTOR_PROPERTY_NAME, {})
             properties[RESPONSE_SELECTOR_RETRIEVAL_INTENTS] = [retrieval]

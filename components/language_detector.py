@@ -18,7 +18,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.language import detect_language
+from core.language import detect_language
 
 ENTITY = "message_language"
 
@@ -28,8 +28,13 @@ class LanguageDetector(GraphComponent):
     """Adds `{"entity": "message_language", "value": "en"|"zh"}` when the text shows its language."""
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "LanguageDetector":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LanguageDetector":
         return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -37,7 +42,12 @@ class LanguageDetector(GraphComponent):
             text = message.get(TEXT) or ""
             language = detect_language(text)
             if language:
-                entity = {"entity": ENTITY, "value": language, "start": 0, "end": len(text),
-                          "extractor": self.__class__.__name__}
+                entity = {
+                    "entity": ENTITY,
+                    "value": language,
+                    "start": 0,
+                    "end": len(text),
+                    "extractor": self.__class__.__name__,
+                }
                 message.set(ENTITIES, (message.get(ENTITIES) or []) + [entity], add_to_output=True)
         return messages

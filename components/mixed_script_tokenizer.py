@@ -18,7 +18,7 @@ from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.language import has_cjk
+from core.language import has_cjk
 
 
 def _jieba():
@@ -29,8 +29,11 @@ def _jieba():
 
 def segment(text: str, offset: int = 0) -> List[Token]:
     """jieba's words of `text` as Rasa tokens at `offset`, without whitespace tokens."""
-    return [Token(word, offset + start, lemma=word.lower())
-            for word, start, _end in _jieba().tokenize(text, HMM=True) if word.strip()]
+    return [
+        Token(word, offset + start, lemma=word.lower())
+        for word, start, _end in _jieba().tokenize(text, HMM=True)
+        if word.strip()
+    ]
 
 
 def configure_jieba(config: Dict[Text, Any]) -> None:

@@ -19,10 +19,10 @@ for config in "${candidates[@]}"; do
   echo "== $name"
   start=$(date +%s)
   # RASA_MAX_CACHE_SIZE=0: no training cache, so every candidate trains from scratch and times compare.
-  RASA_MAX_CACHE_SIZE=0 .venv/bin/rasa train nlu --config "$config" --nlu data --out "$out/models" \
+  RASA_MAX_CACHE_SIZE=0 .venv/bin/python -m tools.serve train nlu --config "$config" --nlu data --out "$out/models" \
     --fixed-model-name "$name" > "$out/$name.train.log" 2>&1
   seconds=$(( $(date +%s) - start ))
-  .venv/bin/python scripts/evaluate_nlu.py --model "$out/models/$name.tar.gz" \
+  .venv/bin/python -m trainer.evaluate --model "$out/models/$name.tar.gz" \
     --test-data tests/nlu/heldout.yml --min-accuracy 0 --min-oos-recall 0 --out "$out/$name" \
     > "$out/$name.eval.log" 2>&1
   read -r acc oos < <(.venv/bin/python -c "import json,sys; r=json.load(open('$out/$name/heldout.json')); print(r['intent_accuracy'], r['oos_recall'])")

@@ -13,7 +13,7 @@ RASA_PORT=${RASA_PORT:-5005}
 ACTION_HOST=${ACTION_HOST:-127.0.0.1}
 ACTION_PORT=${ACTION_PORT:-5055}
 TICKETS_API_PORT=${TICKETS_API_PORT:-5056}
-RASA=.venv/bin/rasa
+RASA=".venv/bin/python -m tools.serve"
 mkdir -p build/logs var
 
 # endpoints.yml names port 5055; a different ACTION_PORT gets its own endpoints file.
@@ -36,7 +36,7 @@ case "$PROFILE" in
       REDIS_PASSWORD=${REDIS_PASSWORD:-} REDIS_KEY_PREFIX=${REDIS_KEY_PREFIX:-alimail} \
       ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://$ACTION_HOST:$ACTION_PORT/webhook}
     # Tickets default to the tracker database (their tables don't clash with Rasa's `events`).
-    TICKETS_DB_URL=$(.venv/bin/python -m stores.settings tickets-db-url)
+    TICKETS_DB_URL=$(.venv/bin/python -m core.settings tickets-db-url)
     export TICKETS_DB_URL
     RASA_PROCESSES=${RASA_PROCESSES:-2}
     ACTION_PROCESSES=${ACTION_PROCESSES:-2}
@@ -46,7 +46,7 @@ case "$PROFILE" in
     # The action server is stateless: several Sanic workers share its one port (Rasa knows one URL).
     export ACTION_SERVER_SANIC_WORKERS=$ACTION_PROCESSES
     # Refuse now, with the reason, rather than start servers on an unreachable store.
-    .venv/bin/python scripts/check_stores.py --endpoints "$ENDPOINTS" --require-shared || {
+    .venv/bin/python -m tools.check_stores --endpoints "$ENDPOINTS" --require-shared || {
       echo "Not starting: fix the store(s) above (production profile; see README \"Production profile\")." >&2
       exit 1
     }
@@ -62,7 +62,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-SANIC_HOST=$ACTION_HOST "$RASA" run actions --actions actions --port "$ACTION_PORT" \
+SANIC_HOST=$ACTION_HOST .venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_PORT" \
   > build/logs/actions.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do
@@ -78,7 +78,7 @@ if [ "${1:-}" != "--shell" ]; then
 fi
 
 if [ "${1:-}" = "--shell" ]; then
-  "$RASA" shell --model "$MODEL" --endpoints "$ENDPOINTS"
+  $RASA shell --model "$MODEL" --endpoints "$ENDPOINTS"
   exit 0
 fi
 
@@ -90,7 +90,7 @@ if [ "$PROFILE" = production ]; then
   rasa_pids=()
   for ((i = 0; i < RASA_PROCESSES; i++)); do
     port=$((RASA_PORT + i))
-    "$RASA" run --model "$MODEL" --interface "$RASA_HOST" --port "$port" \
+    $RASA run --model "$MODEL" --interface "$RASA_HOST" --port "$port" \
       --credentials credentials.yml --endpoints "$ENDPOINTS" > "build/logs/rasa-$port.log" 2>&1 &
     pids+=($!)
     rasa_pids+=($!)
@@ -122,7 +122,7 @@ MSG
   exit 1
 fi
 
-"$RASA" run --model "$MODEL" --interface "$RASA_HOST" --port "$RASA_PORT" \
+$RASA run --model "$MODEL" --interface "$RASA_HOST" --port "$RASA_PORT" \
   --credentials credentials.yml --endpoints "$ENDPOINTS" > build/logs/rasa.log 2>&1 &
 pids+=($!)
 rasa_pid=$!

@@ -1,7 +1,7 @@
 """Can the conversation stores be reached? One connection attempt each, with a timeout.
 
 Shared by the strict Rasa stores (`stores.rasa_stores`, used from `endpoints.production.yml`)
-and the start-up preflight (`scripts/check_stores.py`), so both refuse with the same message,
+and the start-up preflight (`tools/check_stores.py`), so both refuse with the same message,
 e.g. "Tracker store PostgreSQL at 127.0.0.1:5999 (database alimail, user postgres) is
 unreachable: connection refused. Start it or fix TRACKER_DB_HOST / TRACKER_DB_PORT."
 
@@ -70,8 +70,9 @@ def _reason(error: BaseException) -> str:
 def _kind(error: BaseException) -> str:
     """'auth' (login refused), 'database' (no such database / db index) or 'network'."""
     lowered = f"{error.__class__.__name__} {error}".lower()
-    if any(needle in lowered for needle in ("authentication", "password", "noauth", "wrongpass",
-                                            "invalid username")) or ("role" in lowered and "does not exist" in lowered):
+    if any(
+        needle in lowered for needle in ("authentication", "password", "noauth", "wrongpass", "invalid username")
+    ) or ("role" in lowered and "does not exist" in lowered):
         return "auth"
     if ("database" in lowered and "does not exist" in lowered) or "db index" in lowered:
         return "database"
@@ -93,8 +94,10 @@ def check_sql(url, what: str, hints: dict, timeout: float = DEFAULT_TIMEOUT_SECO
         label = f"{what} SQLite file {parsed.database or ':memory:'}"
     else:
         name = {"postgresql": "PostgreSQL", "mysql": "MySQL"}.get(backend, backend)
-        label = (f"{what} {name} at {_where(parsed.host, parsed.port)} "
-                 f"(database {parsed.database}, user {parsed.username or 'default'})")
+        label = (
+            f"{what} {name} at {_where(parsed.host, parsed.port)} "
+            f"(database {parsed.database}, user {parsed.username or 'default'})"
+        )
     connect_args = {}
     if backend in ("postgresql", "mysql"):
         connect_args["connect_timeout"] = max(1, int(round(timeout)))
@@ -105,25 +108,43 @@ def check_sql(url, what: str, hints: dict, timeout: float = DEFAULT_TIMEOUT_SECO
     except Exception as error:  # any driver error means "not usable"
         kind = _kind(error)
         verb = {"auth": "refused the login", "database": "has no such database"}.get(kind, "is unreachable")
-        hint = hints.get(kind, "").format(db=parsed.database, host=parsed.host or "localhost",
-                                         port=parsed.port or 5432, user=parsed.username or "postgres")
+        hint = hints.get(kind, "").format(
+            db=parsed.database,
+            host=parsed.host or "localhost",
+            port=parsed.port or 5432,
+            user=parsed.username or "postgres",
+        )
         raise StoreUnreachable(f"{label} {verb}: {_reason(error)}. {hint}".strip()) from error
     finally:
         engine.dispose()
 
 
-def check_redis(host: Optional[str] = None, port: Union[int, str, None] = 6379, db: Union[int, str, None] = 0,
-                username: Optional[str] = None, password: Optional[str] = None, use_ssl: bool = False,
-                what: str = "Lock store", hints: Optional[dict] = None,
-                timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+def check_redis(
+    host: Optional[str] = None,
+    port: Union[int, str, None] = 6379,
+    db: Union[int, str, None] = 0,
+    username: Optional[str] = None,
+    password: Optional[str] = None,
+    use_ssl: bool = False,
+    what: str = "Lock store",
+    hints: Optional[dict] = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> None:
     """PING the Redis server (after AUTH and SELECT db); StoreUnreachable otherwise."""
     import redis
 
     hints = REDIS_HINTS if hints is None else hints
     label = f"{what} Redis at {_where(host, port)} (db {db})"
-    client = redis.Redis(host=host or "localhost", port=int(port or 6379), db=int(db or 0),
-                         username=username or None, password=password or None, ssl=flag(use_ssl),
-                         socket_connect_timeout=timeout, socket_timeout=timeout)
+    client = redis.Redis(
+        host=host or "localhost",
+        port=int(port or 6379),
+        db=int(db or 0),
+        username=username or None,
+        password=password or None,
+        ssl=flag(use_ssl),
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+    )
     try:
         client.ping()
     except Exception as error:

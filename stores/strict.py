@@ -19,8 +19,15 @@ from rasa.core.tracker_store import SQLTrackerStore, validate_port
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
 
-from stores.connectivity import (DEFAULT_TIMEOUT_SECONDS, REDIS_HINTS, TRACKER_HINTS, StoreUnreachable,
-                                 check_redis, check_sql, flag)
+from stores.connectivity import (
+    DEFAULT_TIMEOUT_SECONDS,
+    REDIS_HINTS,
+    TRACKER_HINTS,
+    StoreUnreachable,
+    check_redis,
+    check_sql,
+    flag,
+)
 
 
 class StoreUnavailableError(StoreUnreachable, RasaException):
@@ -57,9 +64,19 @@ class StrictSQLTrackerStore(SQLTrackerStore):
             check_sql(url, "Tracker store", TRACKER_HINTS, float(connect_timeout))
         except StoreUnreachable as error:
             raise StoreUnavailableError(str(error)) from None
-        super().__init__(domain=domain, dialect=dialect, host=host or None, port=port, db=db,
-                         username=username, password=password, event_broker=event_broker,
-                         login_db=login_db, query=query, **kwargs)
+        super().__init__(
+            domain=domain,
+            dialect=dialect,
+            host=host or None,
+            port=port,
+            db=db,
+            username=username,
+            password=password,
+            event_broker=event_broker,
+            login_db=login_db,
+            query=query,
+            **kwargs,
+        )
 
 
 class StrictRedisLockStore(RedisLockStore):
@@ -83,13 +100,24 @@ class StrictRedisLockStore(RedisLockStore):
         key_prefix = settings.pop("key_prefix", None) or None
         connect_timeout = float(settings.pop("connect_timeout", None) or DEFAULT_TIMEOUT_SECONDS)
         if key_prefix is not None and not str(key_prefix).isalnum():
-            raise StoreUnavailableError(f"Lock store key prefix {key_prefix!r} must be letters and digits only "
-                                        f"(Rasa would silently use its default prefix). Fix REDIS_KEY_PREFIX.")
+            raise StoreUnavailableError(
+                f"Lock store key prefix {key_prefix!r} must be letters and digits only "
+                f"(Rasa would silently use its default prefix). Fix REDIS_KEY_PREFIX."
+            )
         try:
             check_redis(host, port, db, username, password, use_ssl, "Lock store", REDIS_HINTS, connect_timeout)
         except StoreUnreachable as error:
             raise StoreUnavailableError(str(error)) from None
         socket_timeout = settings.pop("socket_timeout", None)
         extra = {"socket_timeout": float(socket_timeout)} if socket_timeout not in (None, "") else {}
-        super().__init__(host=host, port=port, db=db, username=username, password=password, use_ssl=use_ssl,
-                         key_prefix=str(key_prefix) if key_prefix else None, **settings, **extra)
+        super().__init__(
+            host=host,
+            port=port,
+            db=db,
+            username=username,
+            password=password,
+            use_ssl=use_ssl,
+            key_prefix=str(key_prefix) if key_prefix else None,
+            **settings,
+            **extra,
+        )

@@ -1,10 +1,7 @@
-"""Shared fixtures: the project root on sys.path and tracker builders."""
+"""Shared fixtures: tracker builders. (The project is installed editable: no sys.path edits.)"""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))

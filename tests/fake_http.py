@@ -60,10 +60,17 @@ class RecordingServer:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 content_type = self.headers.get("Content-Type")
                 parsed, body = _decode(raw, content_type or "")
-                record = {"method": self.command, "path": parts.path, "query": urllib.parse.parse_qs(parts.query),
-                          "raw_query": parts.query, "content_type": content_type,
-                          "authorization": self.headers.get("Authorization"), "raw": raw, "json": parsed,
-                          "body": body}
+                record = {
+                    "method": self.command,
+                    "path": parts.path,
+                    "query": urllib.parse.parse_qs(parts.query),
+                    "raw_query": parts.query,
+                    "content_type": content_type,
+                    "authorization": self.headers.get("Authorization"),
+                    "raw": raw,
+                    "json": parsed,
+                    "body": body,
+                }
                 with owner.received:
                     owner.requests.append(record)
                     queued = owner.statuses.pop(0) if owner.statuses else None
@@ -89,8 +96,7 @@ class RecordingServer:
         self.server.block_on_close = False  # type: ignore[attr-defined]
         self.port: int = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def snapshot(self) -> List[Record]:
@@ -98,8 +104,9 @@ class RecordingServer:
         with self.received:
             return list(self.requests)
 
-    def wait_for(self, predicate: Callable[[List[Record]], Any], timeout: float = 10.0,
-                 poll: float = 0.05) -> Optional[List[Record]]:
+    def wait_for(
+        self, predicate: Callable[[List[Record]], Any], timeout: float = 10.0, poll: float = 0.05
+    ) -> Optional[List[Record]]:
         """The first snapshot of the requests for which `predicate` is true, checked on each new request
         and every `poll` seconds; None if there was none within `timeout` seconds."""
         deadline = time.monotonic() + timeout

@@ -9,12 +9,31 @@ from typing import Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the data check, the scaffold, training and the servers read.
-PROJECT_PARTS = ("actions", "components", "channels", "tickets", "trainer", "knowledge", "data", "tests/nlu",
-                 "tests/stories", "scripts", "domain.yml", "config.yml", "credentials.yml", "endpoints.yml")
+PROJECT_PARTS = (
+    "core",
+    "stores",
+    "tools",
+    "pyproject.toml",
+    "actions",
+    "components",
+    "channels",
+    "tickets",
+    "trainer",
+    "knowledge",
+    "data",
+    "tests/nlu",
+    "tests/stories",
+    "scripts",
+    "domain.yml",
+    "config.yml",
+    "credentials.yml",
+    "endpoints.yml",
+)
 
 
-def copy_project(target: Path, parts: Iterable[str] = PROJECT_PARTS, link_build: bool = True,
-                 link_venv: bool = False) -> Path:
+def copy_project(
+    target: Path, parts: Iterable[str] = PROJECT_PARTS, link_build: bool = True, link_venv: bool = False
+) -> Path:
     """Copy `parts` of the project into `target`; link (not copy) the build output and the venv."""
     for part in parts:
         source = ROOT / part

@@ -189,8 +189,9 @@ def create_app(store: TicketStore, token: Optional[str], name: Optional[str] = N
             status = getattr(exception, "status_code", 500) or 500
             message = str(exception) if status < 500 else "internal server error"
             return error(status, message or "request failed")
-        logger.exception("unhandled error in %s %s", request.method if request else "?",
-                         request.path if request else "?")
+        logger.exception(
+            "unhandled error in %s %s", request.method if request else "?", request.path if request else "?"
+        )
         return error(500, "internal server error")
 
     return app
@@ -201,8 +202,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tickets.api", description="Ticket API for helpdesk tools.")
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--db-url", default=None, metavar="URL",
-                        help="ticket database (default: $TICKETS_DB_URL or var/tickets.sqlite3)")
+    parser.add_argument(
+        "--db-url",
+        default=None,
+        metavar="URL",
+        help="ticket database (default: $TICKETS_DB_URL or var/tickets.sqlite3)",
+    )
     args = parser.parse_args(argv)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))

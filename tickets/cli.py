@@ -16,8 +16,16 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from sqlalchemy.exc import ArgumentError
 
-from tickets.store import (QUEUES, STATUSES, InvalidChange, StoreUnavailable, Ticket, TicketNotFound,
-                           TicketStore, format_id)
+from tickets.store import (
+    QUEUES,
+    STATUSES,
+    InvalidChange,
+    StoreUnavailable,
+    Ticket,
+    TicketNotFound,
+    TicketStore,
+    format_id,
+)
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -46,8 +54,10 @@ def clean(value: Any, one_line: bool = True) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", " ⏎ ").replace("\t", " ")
     else:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}" if ord(match.group()) < 0x100
-                        else f"\\u{ord(match.group()):04x}", text)
+    return _CONTROL.sub(
+        lambda match: f"\\x{ord(match.group()):02x}" if ord(match.group()) < 0x100 else f"\\u{ord(match.group()):04x}",
+        text,
+    )
 
 
 def shorten(text: str, width: int) -> str:
@@ -63,8 +73,18 @@ def when(value: datetime) -> str:
 def table(tickets: Sequence[Ticket]) -> str:
     """The tickets as an aligned text table."""
     headers = ["ID", "STATUS", "PRIORITY", "QUEUE", "ASSIGNEE", "PROBLEM", "UPDATED"]
-    rows = [[t.id, clean(t.status), clean(t.priority), clean(t.queue), shorten(clean(t.assignee) or "-", 20),
-             shorten(clean(t.problem) or "-", 32), when(t.updated_at)] for t in tickets]
+    rows = [
+        [
+            t.id,
+            clean(t.status),
+            clean(t.priority),
+            clean(t.queue),
+            shorten(clean(t.assignee) or "-", 20),
+            shorten(clean(t.problem) or "-", 32),
+            when(t.updated_at),
+        ]
+        for t in tickets
+    ]
     widths = [max(len(row[i]) for row in [headers] + rows) for i in range(len(headers))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [headers] + rows]
     return "\n".join(lines)
@@ -72,10 +92,12 @@ def table(tickets: Sequence[Ticket]) -> str:
 
 def summary(ticket: Ticket) -> str:
     """A few lines naming the ticket's state and its latest event."""
-    lines = [f"{ticket.id}  {clean(ticket.status)}  priority {clean(ticket.priority)}  queue {clean(ticket.queue)}",
-             f"  assignee: {clean(ticket.assignee) or '-'}",
-             f"  problem:  {clean(ticket.problem) or '-'}",
-             f"  updated:  {when(ticket.updated_at)}"]
+    lines = [
+        f"{ticket.id}  {clean(ticket.status)}  priority {clean(ticket.priority)}  queue {clean(ticket.queue)}",
+        f"  assignee: {clean(ticket.assignee) or '-'}",
+        f"  problem:  {clean(ticket.problem) or '-'}",
+        f"  updated:  {when(ticket.updated_at)}",
+    ]
     if ticket.events:
         last = ticket.events[-1]
         lines.append(f"  last:     {clean(last.kind)} by {clean(last.author)}: {clean(last.detail)}")
@@ -85,13 +107,23 @@ def summary(ticket: Ticket) -> str:
 def details(ticket: Ticket) -> str:
     """Every field, then the event history, then the transcript."""
     postmaster = {None: "unknown", True: "yes", False: "no"}[ticket.is_postmaster]
-    fields = [("id", ticket.id), ("status", ticket.status), ("priority", ticket.priority),
-              ("queue", ticket.queue), ("assignee", ticket.assignee or "-"),
-              ("created", when(ticket.created_at)), ("updated", when(ticket.updated_at)),
-              ("problem", ticket.problem or "-"), ("error code", ticket.error_code or "-"),
-              ("steps tried", ", ".join(clean(s) for s in ticket.steps_tried) or "-"),
-              ("postmaster", postmaster), ("contact", ticket.contact_email),
-              ("language", ticket.language), ("channel", ticket.channel), ("sender", ticket.sender_id)]
+    fields = [
+        ("id", ticket.id),
+        ("status", ticket.status),
+        ("priority", ticket.priority),
+        ("queue", ticket.queue),
+        ("assignee", ticket.assignee or "-"),
+        ("created", when(ticket.created_at)),
+        ("updated", when(ticket.updated_at)),
+        ("problem", ticket.problem or "-"),
+        ("error code", ticket.error_code or "-"),
+        ("steps tried", ", ".join(clean(s) for s in ticket.steps_tried) or "-"),
+        ("postmaster", postmaster),
+        ("contact", ticket.contact_email),
+        ("language", ticket.language),
+        ("channel", ticket.channel),
+        ("sender", ticket.sender_id),
+    ]
     lines = [f"{name + ':':<13}{clean(value)}" for name, value in fields]
     lines += _block("description", ticket.description)
     if ticket.eml_delivery:
@@ -100,8 +132,10 @@ def details(ticket: Ticket) -> str:
     if not ticket.events:
         lines.append("  (none)")
     for event in ticket.events:
-        lines.append(f"  {when(event.created_at)}  {clean(event.kind):<8} {clean(event.author)}: "
-                     f"{_indent(clean(event.detail, one_line=False), 6)}")
+        lines.append(
+            f"  {when(event.created_at)}  {clean(event.kind):<8} {clean(event.author)}: "
+            f"{_indent(clean(event.detail, one_line=False), 6)}"
+        )
     lines += ["", "Transcript:"]
     if not ticket.transcript:
         lines.append("  (empty)")
@@ -169,10 +203,13 @@ def default_author() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; `--db-url` is accepted before or after the command."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db-url", default=argparse.SUPPRESS, metavar="URL",
-                        help="ticket database (default: $TICKETS_DB_URL or var/tickets.sqlite3)")
-    parser = argparse.ArgumentParser(prog=PROG, description="Look at and work on support tickets.",
-                                     parents=[common])
+    common.add_argument(
+        "--db-url",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="ticket database (default: $TICKETS_DB_URL or var/tickets.sqlite3)",
+    )
+    parser = argparse.ArgumentParser(prog=PROG, description="Look at and work on support tickets.", parents=[common])
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = commands.add_parser("list", parents=[common], help="list tickets, newest first")

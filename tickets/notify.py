@@ -33,9 +33,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import requests
 
-from actions.knowledge import knowledge
-from actions.phrases import say
-from actions.ticket_draft import priority_label, queue_label
+from core.knowledge import knowledge
+from core.phrases import say
+from core.ticket_draft import priority_label, queue_label
 from tickets.store import Ticket
 
 logger = logging.getLogger("tickets.notify")
@@ -53,14 +53,33 @@ MAX_RETRY_AFTER = 5.0
 MAX_DESCRIPTION = 1500
 MAX_FIELD = 200
 
-FACT_FIELDS = ("id", "created_at", "status", "priority", "queue", "problem", "error_code", "steps_tried",
-               "is_postmaster", "contact_email", "channel", "language", "description")
+FACT_FIELDS = (
+    "id",
+    "created_at",
+    "status",
+    "priority",
+    "queue",
+    "problem",
+    "error_code",
+    "steps_tried",
+    "is_postmaster",
+    "contact_email",
+    "channel",
+    "language",
+    "description",
+)
 
 
 # -- configuration ---------------------------------------------------------------
 class Config:
-    def __init__(self, url: str, fmt: str = "json", secret: Optional[str] = None,
-                 timeout: float = DEFAULT_TIMEOUT, attempts: int = DEFAULT_ATTEMPTS) -> None:
+    def __init__(
+        self,
+        url: str,
+        fmt: str = "json",
+        secret: Optional[str] = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
         self.url = url
         self.fmt = fmt
         self.secret = secret
@@ -68,8 +87,10 @@ class Config:
         self.attempts = attempts
 
     def __repr__(self) -> str:  # no URL, no secret
-        return (f"Config(url={redact_url(self.url)!r}, fmt={self.fmt!r}, secret={'set' if self.secret else None}, "
-                f"timeout={self.timeout}, attempts={self.attempts})")
+        return (
+            f"Config(url={redact_url(self.url)!r}, fmt={self.fmt!r}, secret={'set' if self.secret else None}, "
+            f"timeout={self.timeout}, attempts={self.attempts})"
+        )
 
 
 def _number(name: str, default: float, minimum: float, maximum: float) -> float:
@@ -165,8 +186,9 @@ _MD_LINE_START = re.compile(r"^(\s*)(?:([#>+=-])|(\d+)([.)]))")
 def _escape_md_line(line: str) -> str:
     line = _MD_INLINE.sub(r"\\\1", line)
     # "# x" → "\# x"; "1. x" → "1\. x" (a backslash before a digit would be shown literally)
-    return _MD_LINE_START.sub(lambda m: m.group(1) + (f"\\{m.group(2)}" if m.group(2)
-                                                      else f"{m.group(3)}\\{m.group(4)}"), line)
+    return _MD_LINE_START.sub(
+        lambda m: m.group(1) + (f"\\{m.group(2)}" if m.group(2) else f"{m.group(3)}\\{m.group(4)}"), line
+    )
 
 
 def escape_markdown(value: Any, limit: int = MAX_FIELD) -> str:
@@ -225,16 +247,24 @@ def _summary_rows(ticket: Ticket, escape, lang: str) -> List[Tuple[str, str]]:  
         ("staff_postmaster", _yes_no(ticket.is_postmaster, lang)),
         ("staff_contact", ticket.contact_email),
         ("staff_channel", ticket.channel),
-        ("staff_language", say(conversation_language, lang) if conversation_language in knowledge().phrases
-         else ticket.language),
+        (
+            "staff_language",
+            say(conversation_language, lang) if conversation_language in knowledge().phrases else ticket.language,
+        ),
     ]
-    return [(say(key, lang), escape(value, 500) if key == "staff_steps_tried" else escape(value))
-            for key, value in rows]
+    return [
+        (say(key, lang), escape(value, 500) if key == "staff_steps_tried" else escape(value)) for key, value in rows
+    ]
 
 
 def _title(ticket: Ticket, lang: str) -> str:
-    return say("staff_new_ticket", lang, id=ticket.id, priority=priority_label(knowledge(), ticket.priority, lang),
-               queue=queue_label(ticket.queue, lang))
+    return say(
+        "staff_new_ticket",
+        lang,
+        id=ticket.id,
+        priority=priority_label(knowledge(), ticket.priority, lang),
+        queue=queue_label(ticket.queue, lang),
+    )
 
 
 def dingtalk_payload(ticket: Ticket) -> Dict[str, Any]:
@@ -243,18 +273,19 @@ def dingtalk_payload(ticket: Ticket) -> Dict[str, Any]:
     lines = [f"### {escape_markdown(_title(ticket, lang))}", ""]
     lines += [f"- **{label}:** {value}" for label, value in rows]
     lines += ["", f"**{say('staff_description', lang)}:**", "", _markdown_block(ticket.description)]
-    return {"msgtype": "markdown",
-            "markdown": {"title": _clean(_title(ticket, lang), 100), "text": "\n".join(lines)}}
+    return {"msgtype": "markdown", "markdown": {"title": _clean(_title(ticket, lang), 100), "text": "\n".join(lines)}}
 
 
 def slack_payload(ticket: Ticket) -> Dict[str, Any]:
     lang = staff_language()
     rows = _summary_rows(ticket, escape_mrkdwn, lang)
     title = escape_mrkdwn(_title(ticket, lang))
-    body = "\n".join([f"*{title}*"] + [f"*{label}:* {value}" for label, value in rows]
-                     + [f"*{say('staff_description', lang)}:*"]
-                     + [f">{line}" for line in escape_mrkdwn(ticket.description, MAX_DESCRIPTION,
-                                                                 multiline=True).split("\n")])
+    body = "\n".join(
+        [f"*{title}*"]
+        + [f"*{label}:* {value}" for label, value in rows]
+        + [f"*{say('staff_description', lang)}:*"]
+        + [f">{line}" for line in escape_mrkdwn(ticket.description, MAX_DESCRIPTION, multiline=True).split("\n")]
+    )
     return {"text": title, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": body}}]}
 
 
@@ -296,13 +327,13 @@ def deliver(config: Config, payload: Dict[str, Any], ticket_id: str = "?") -> bo
         retryable = True
         try:
             url = signed_url(config.url, config.secret) if config.secret else config.url
-            response = requests.post(url, json=payload, timeout=config.timeout,
-                                     headers={"User-Agent": "tickets-notify/1"})
+            response = requests.post(
+                url, json=payload, timeout=config.timeout, headers={"User-Agent": "tickets-notify/1"}
+            )
             if response.status_code < 300:
                 rejected = _rejected_by_dingtalk(response) if config.fmt == "dingtalk" else None
                 if rejected is None:
-                    logger.info("ticket %s: notification delivered to %s (attempt %d)",
-                                ticket_id, target, attempt)
+                    logger.info("ticket %s: notification delivered to %s (attempt %d)", ticket_id, target, attempt)
                     return True
                 problem, retryable = f"refused ({rejected})", False
             else:
@@ -320,8 +351,7 @@ def deliver(config: Config, payload: Dict[str, Any], ticket_id: str = "?") -> bo
             break
         logger.debug("ticket %s: notification attempt %d failed (%s); retrying", ticket_id, attempt, problem)
         time.sleep(_backoff(attempt, response))
-    logger.error("ticket %s: notification to %s failed after %d attempt(s): %s",
-                 ticket_id, target, attempt, problem)
+    logger.error("ticket %s: notification to %s failed after %d attempt(s): %s", ticket_id, target, attempt, problem)
     return False
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Callable, List
 
-from sqlalchemy import (Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        text)
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.engine import Connection, Engine
 
 metadata = MetaData()
 
 tickets = Table(
-    "tickets", metadata,
+    "tickets",
+    metadata,
     Column("number", Integer, primary_key=True, autoincrement=True),  # shown as ALM-000042
     Column("idempotency_key", String(128), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -28,30 +28,32 @@ tickets = Table(
     Column("assignee", String(128)),
     Column("problem", String(64)),
     Column("error_code", String(64)),
-    Column("steps_tried", Text, nullable=False),       # JSON list
-    Column("is_postmaster", String(8)),                # "yes" / "no" / null when unknown
+    Column("steps_tried", Text, nullable=False),  # JSON list
+    Column("is_postmaster", String(8)),  # "yes" / "no" / null when unknown
     Column("contact_email", String(320), nullable=False),
     Column("description", Text, nullable=False),
     Column("eml_delivery", Text),
     Column("language", String(8), nullable=False),
     Column("channel", String(64), nullable=False),
     Column("sender_id", String(255), nullable=False),
-    Column("transcript", Text, nullable=False),        # JSON list of {"who", "text"}
+    Column("transcript", Text, nullable=False),  # JSON list of {"who", "text"}
     UniqueConstraint("idempotency_key", name="uq_tickets_idempotency_key"),
 )
 
 ticket_events = Table(
-    "ticket_events", metadata,
+    "ticket_events",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("ticket_number", Integer, ForeignKey("tickets.number"), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("author", String(128), nullable=False),
-    Column("kind", String(16), nullable=False),        # created / status / assign / comment
+    Column("kind", String(16), nullable=False),  # created / status / assign / comment
     Column("detail", Text, nullable=False),
 )
 
 schema_version = Table(
-    "ticket_schema_version", metadata,
+    "ticket_schema_version",
+    metadata,
     Column("version", Integer, primary_key=True),
 )
 

@@ -53,7 +53,7 @@ def format_id(number: int) -> str:
 def parse_id(ticket_id: str) -> Optional[int]:
     """`ALM-000042` (any case, surrounding spaces) → 42; None when it is not a ticket id."""
     value = (ticket_id or "").strip().upper()
-    digits = value[len(ID_PREFIX):]
+    digits = value[len(ID_PREFIX) :]
     # ASCII digits only ("²".isdigit() is True but int() rejects it), and within the id column's
     # range, so that an absurd id is "not found" instead of a database overflow error.
     if not value.startswith(ID_PREFIX) or not digits.isascii() or not digits.isdigit():
@@ -123,14 +123,28 @@ class Ticket:
     def to_dict(self) -> Dict[str, Any]:
         """JSON-ready form, used by the HTTP API and notifications."""
         return {
-            "id": self.id, "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
-            "status": self.status, "priority": self.priority, "queue": self.queue, "assignee": self.assignee,
-            "problem": self.problem, "error_code": self.error_code, "steps_tried": self.steps_tried,
-            "is_postmaster": self.is_postmaster, "contact_email": self.contact_email,
-            "description": self.description, "eml_delivery": self.eml_delivery, "language": self.language,
-            "channel": self.channel, "sender_id": self.sender_id, "transcript": self.transcript,
-            "events": [{"created_at": e.created_at.isoformat(), "author": e.author, "kind": e.kind,
-                        "detail": e.detail} for e in self.events],
+            "id": self.id,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "status": self.status,
+            "priority": self.priority,
+            "queue": self.queue,
+            "assignee": self.assignee,
+            "problem": self.problem,
+            "error_code": self.error_code,
+            "steps_tried": self.steps_tried,
+            "is_postmaster": self.is_postmaster,
+            "contact_email": self.contact_email,
+            "description": self.description,
+            "eml_delivery": self.eml_delivery,
+            "language": self.language,
+            "channel": self.channel,
+            "sender_id": self.sender_id,
+            "transcript": self.transcript,
+            "events": [
+                {"created_at": e.created_at.isoformat(), "author": e.author, "kind": e.kind, "detail": e.detail}
+                for e in self.events
+            ],
         }
 
     def latest_comment(self) -> Optional[TicketEvent]:
@@ -185,8 +199,7 @@ def make_engine(url: str, timeout_seconds: float = 5.0) -> Engine:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError:
                 pass  # connecting fails later and is reported as StoreUnavailable
-        engine = create_engine(url, connect_args={"timeout": max(timeout_seconds, 15.0),
-                                                  "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": max(timeout_seconds, 15.0), "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -230,20 +243,37 @@ class TicketStore:
         self.ensure_schema()
         stamp = now()
         row = {
-            "idempotency_key": new.idempotency_key, "created_at": stamp, "updated_at": stamp, "status": "open",
-            "priority": new.priority, "queue": new.queue, "assignee": None, "problem": new.problem,
-            "error_code": new.error_code, "steps_tried": json.dumps(new.steps_tried, ensure_ascii=False),
-            "is_postmaster": _postmaster_flag(new.is_postmaster), "contact_email": new.contact_email,
-            "description": new.description, "eml_delivery": new.eml_delivery, "language": new.language,
-            "channel": new.channel, "sender_id": new.sender_id,
+            "idempotency_key": new.idempotency_key,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "status": "open",
+            "priority": new.priority,
+            "queue": new.queue,
+            "assignee": None,
+            "problem": new.problem,
+            "error_code": new.error_code,
+            "steps_tried": json.dumps(new.steps_tried, ensure_ascii=False),
+            "is_postmaster": _postmaster_flag(new.is_postmaster),
+            "contact_email": new.contact_email,
+            "description": new.description,
+            "eml_delivery": new.eml_delivery,
+            "language": new.language,
+            "channel": new.channel,
+            "sender_id": new.sender_id,
             "transcript": json.dumps(new.transcript, ensure_ascii=False),
         }
         try:
             with self.engine.begin() as connection:
                 number = connection.execute(tickets.insert().values(**row)).inserted_primary_key[0]
-                connection.execute(ticket_events.insert().values(
-                    ticket_number=number, created_at=stamp, author="assistant", kind="created",
-                    detail=f"opened from {new.channel}"))
+                connection.execute(
+                    ticket_events.insert().values(
+                        ticket_number=number,
+                        created_at=stamp,
+                        author="assistant",
+                        kind="created",
+                        detail=f"opened from {new.channel}",
+                    )
+                )
             return self._get(number), True
         except IntegrityError as error:
             existing = self._find_by_key(new.idempotency_key)
@@ -296,8 +326,9 @@ class TicketStore:
             raise InvalidChange("assignee must not be empty")
         if len(assignee.strip()) > MAX_NAME:
             raise InvalidChange(f"assignee is longer than {MAX_NAME} characters")
-        return self._update(ticket_id, author, "assign",
-                            lambda connection, ticket: ({"assignee": assignee.strip()}, assignee.strip()))
+        return self._update(
+            ticket_id, author, "assign", lambda connection, ticket: ({"assignee": assignee.strip()}, assignee.strip())
+        )
 
     def comment(self, ticket_id: str, text: str, author: str) -> Ticket:
         if not text.strip():
@@ -315,16 +346,23 @@ class TicketStore:
         try:
             with self.engine.begin() as connection:
                 # FOR UPDATE: concurrent changes see each other's result (SQLite: BEGIN IMMEDIATE does it).
-                row = connection.execute(select(tickets).where(tickets.c.number == number)
-                                         .with_for_update()).mappings().first()
+                row = (
+                    connection.execute(select(tickets).where(tickets.c.number == number).with_for_update())
+                    .mappings()
+                    .first()
+                )
                 if row is None:
                     raise TicketNotFound(ticket_id)
                 values, detail = change(connection, self._ticket(row, []))
                 stamp = now()
-                connection.execute(tickets.update().where(tickets.c.number == number)
-                                   .values(updated_at=stamp, **values))
-                connection.execute(ticket_events.insert().values(
-                    ticket_number=number, created_at=stamp, author=author, kind=kind, detail=detail))
+                connection.execute(
+                    tickets.update().where(tickets.c.number == number).values(updated_at=stamp, **values)
+                )
+                connection.execute(
+                    ticket_events.insert().values(
+                        ticket_number=number, created_at=stamp, author=author, kind=kind, detail=detail
+                    )
+                )
         except SQLAlchemyError as error:
             raise StoreUnavailable(str(error)) from error
         return self._get(number)
@@ -347,11 +385,14 @@ class TicketStore:
                 numbers = [row["number"] for row in rows]
                 events: Dict[int, List[TicketEvent]] = {n: [] for n in numbers}
                 if numbers:
-                    for e in connection.execute(select(ticket_events)
-                                                .where(ticket_events.c.ticket_number.in_(numbers))
-                                                .order_by(ticket_events.c.id)).mappings():
-                        events[e["ticket_number"]].append(TicketEvent(_aware(e["created_at"]), e["author"],
-                                                                      e["kind"], e["detail"]))
+                    for e in connection.execute(
+                        select(ticket_events)
+                        .where(ticket_events.c.ticket_number.in_(numbers))
+                        .order_by(ticket_events.c.id)
+                    ).mappings():
+                        events[e["ticket_number"]].append(
+                            TicketEvent(_aware(e["created_at"]), e["author"], e["kind"], e["detail"])
+                        )
         except SQLAlchemyError as error:
             raise StoreUnavailable(str(error)) from error
         return [self._ticket(row, events[row["number"]]) for row in rows]
@@ -360,11 +401,23 @@ class TicketStore:
     def _ticket(row, events: List[TicketEvent]) -> Ticket:  # type: ignore[no-untyped-def]
         flag = row["is_postmaster"]
         return Ticket(
-            number=row["number"], created_at=_aware(row["created_at"]), updated_at=_aware(row["updated_at"]),
-            status=row["status"], priority=row["priority"], queue=row["queue"], assignee=row["assignee"],
-            problem=row["problem"], error_code=row["error_code"], steps_tried=json.loads(row["steps_tried"]),
-            is_postmaster=None if flag is None else flag == "yes", contact_email=row["contact_email"],
-            description=row["description"], eml_delivery=row["eml_delivery"], language=row["language"],
-            channel=row["channel"], sender_id=row["sender_id"], transcript=json.loads(row["transcript"]),
+            number=row["number"],
+            created_at=_aware(row["created_at"]),
+            updated_at=_aware(row["updated_at"]),
+            status=row["status"],
+            priority=row["priority"],
+            queue=row["queue"],
+            assignee=row["assignee"],
+            problem=row["problem"],
+            error_code=row["error_code"],
+            steps_tried=json.loads(row["steps_tried"]),
+            is_postmaster=None if flag is None else flag == "yes",
+            contact_email=row["contact_email"],
+            description=row["description"],
+            eml_delivery=row["eml_delivery"],
+            language=row["language"],
+            channel=row["channel"],
+            sender_id=row["sender_id"],
+            transcript=json.loads(row["transcript"]),
             events=events,
         )

@@ -30,10 +30,20 @@ PROBLEM_ACTION = "action_start_guide"
 FAQ_RESPONSE = "utter_faq"
 PLACEHOLDER = re.compile(r"\bTODO\b")
 RASA_DEFAULT_ACTIONS = {
-    "action_listen", "action_restart", "action_session_start", "action_default_fallback",
-    "action_deactivate_loop", "action_revert_fallback_events", "action_default_ask_affirmation",
-    "action_default_ask_rephrase", "action_two_stage_fallback", "action_unlikely_intent",
-    "action_back", "action_send_text", "action_extract_slots", "action_validate_slot_mappings",
+    "action_listen",
+    "action_restart",
+    "action_session_start",
+    "action_default_fallback",
+    "action_deactivate_loop",
+    "action_revert_fallback_events",
+    "action_default_ask_affirmation",
+    "action_default_ask_rephrase",
+    "action_two_stage_fallback",
+    "action_unlikely_intent",
+    "action_back",
+    "action_send_text",
+    "action_extract_slots",
+    "action_validate_slot_mappings",
 }
 # Intents Rasa provides itself.
 RASA_DEFAULT_INTENTS = {"nlu_fallback", "restart", "back", "out_of_scope", "session_start"}
@@ -53,6 +63,7 @@ class Finding:
 
 
 # --- what exists --------------------------------------------------------------
+
 
 def labels(project: Project) -> Dict[str, int]:
     """Every intent label to check, with the domain line: `faq` split into `faq/<key>`."""
@@ -79,7 +90,7 @@ def implemented_actions(root: Path) -> Dict[str, str]:
 
 def _code_references(root: Path, pattern: str) -> Iterator[tuple]:
     regex = re.compile(pattern)
-    for folder in ("actions", "channels", "tickets"):
+    for folder in ("core", "actions", "channels", "tickets"):
         for path in sorted((root / folder).glob("*.py")):
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
                 for name in regex.findall(line):
@@ -87,6 +98,7 @@ def _code_references(root: Path, pattern: str) -> Iterator[tuple]:
 
 
 # --- the checks -----------------------------------------------------------------
+
 
 def check_example_counts(project: Project) -> Iterator[Finding]:
     """Enough training examples per intent and language; enough held-out ones per file."""
@@ -101,29 +113,39 @@ def check_example_counts(project: Project) -> Iterator[Finding]:
             have = counts[(intent, language)]
             if have < MIN_TRAINING:
                 path, where = first_line.get((intent, language), (project.domain_path, line))
-                yield Finding(path, where, f"intent '{intent}' has {have} {language} training examples; "
-                                           f"it needs at least {MIN_TRAINING}.",
-                              f"add {MIN_TRAINING - have} more ways users say it in {language}, "
-                              f"written as they type (short, casual, with typos).")
+                yield Finding(
+                    path,
+                    where,
+                    f"intent '{intent}' has {have} {language} training examples; it needs at least {MIN_TRAINING}.",
+                    f"add {MIN_TRAINING - have} more ways users say it in {language}, "
+                    f"written as they type (short, casual, with typos).",
+                )
     for language, examples in project.heldout.items():
         minimum = MIN_HELDOUT.get(language, min(MIN_HELDOUT.values()))
         per_intent = collections.Counter(e.intent for e in examples)
         path = examples[0].path if examples else f"tests/nlu/heldout_{language}.yml"
-        for intent, line in labels(project).items():
+        for intent in labels(project):
             wanted = MIN_HELDOUT_OUT_OF_SCOPE.get(language, 40) if intent == "out_of_scope" else minimum
             if per_intent[intent] < wanted:
-                yield Finding(path, 1, f"intent '{intent}' has {per_intent[intent]} held-out examples "
-                                       f"in {path}; it needs at least {wanted}.",
-                              "add new test sentences there — never copies of training examples, "
-                              "so the test measures how the bot does on words it has not seen.")
+                yield Finding(
+                    path,
+                    1,
+                    f"intent '{intent}' has {per_intent[intent]} held-out examples "
+                    f"in {path}; it needs at least {wanted}.",
+                    "add new test sentences there — never copies of training examples, "
+                    "so the test measures how the bot does on words it has not seen.",
+                )
         unknown = {}
         for example in examples:
             if example.intent not in labels(project):
                 unknown.setdefault(example.intent, example)
         for example in unknown.values():
-            yield Finding(example.path, example.line,
-                          f"held-out examples for unknown intent '{example.intent}' (first one here).",
-                          "use an intent listed in domain.yml (or faq/<key>), or add the intent first.")
+            yield Finding(
+                example.path,
+                example.line,
+                f"held-out examples for unknown intent '{example.intent}' (first one here).",
+                "use an intent listed in domain.yml (or faq/<key>), or add the intent first.",
+            )
 
 
 def check_clashes(project: Project) -> Iterator[Finding]:
@@ -134,10 +156,13 @@ def check_clashes(project: Project) -> Iterator[Finding]:
             continue
         other = seen.setdefault(example.key, example)
         if other.intent != example.intent:
-            yield Finding(example.path, example.line,
-                          f"\"{example.text}\" is in intent '{example.intent}' and also in "
-                          f"'{other.intent}' ({other.path}:{other.line}).",
-                          "keep it only in the intent it really means; delete or reword the other one.")
+            yield Finding(
+                example.path,
+                example.line,
+                f"\"{example.text}\" is in intent '{example.intent}' and also in "
+                f"'{other.intent}' ({other.path}:{other.line}).",
+                "keep it only in the intent it really means; delete or reword the other one.",
+            )
 
 
 def check_heldout_leaks(project: Project) -> Iterator[Finding]:
@@ -148,11 +173,13 @@ def check_heldout_leaks(project: Project) -> Iterator[Finding]:
             twin = training.get(example.key)
             if twin is not None:
                 same = "the same as" if twin.text == example.text else "a near-copy of"
-                yield Finding(example.path, example.line,
-                              f"held-out \"{example.text}\" is {same} training example \"{twin.text}\" "
-                              f"({twin.path}:{twin.line}).",
-                              "reword the held-out sentence (or remove it): a test on sentences the "
-                              "model was trained on says nothing about new users.")
+                yield Finding(
+                    example.path,
+                    example.line,
+                    f'held-out "{example.text}" is {same} training example "{twin.text}" ({twin.path}:{twin.line}).',
+                    "reword the held-out sentence (or remove it): a test on sentences the "
+                    "model was trained on says nothing about new users.",
+                )
 
 
 def check_references(project: Project) -> Iterator[Finding]:
@@ -164,45 +191,79 @@ def check_references(project: Project) -> Iterator[Finding]:
         if step.kind == "intent":
             base = step.name.split("/", 1)[0]
             if base not in project.intents and step.name not in RASA_DEFAULT_INTENTS:
-                yield Finding(step.path, step.line, f"'{step.story}' uses intent '{step.name}', "
-                                                    "which domain.yml does not list.",
-                              "add the intent under `intents:` in domain.yml, or fix the spelling.")
+                yield Finding(
+                    step.path,
+                    step.line,
+                    f"'{step.story}' uses intent '{step.name}', which domain.yml does not list.",
+                    "add the intent under `intents:` in domain.yml, or fix the spelling.",
+                )
             elif base == "faq" and "/" in step.name and step.name.split("/", 1)[1] not in faq_responses:
-                yield Finding(step.path, step.line, f"'{step.story}' uses '{step.name}', which has no "
-                                                    f"answer ({FAQ_RESPONSE}/{step.name.split('/', 1)[1]}).",
-                              "add the FAQ to the knowledge file and run `make responses`.")
+                yield Finding(
+                    step.path,
+                    step.line,
+                    f"'{step.story}' uses '{step.name}', which has no "
+                    f"answer ({FAQ_RESPONSE}/{step.name.split('/', 1)[1]}).",
+                    "add the FAQ to the knowledge file and run `make responses`.",
+                )
         elif step.kind == "action" and step.name not in known_actions and step.name != FAQ_RESPONSE:
-            yield Finding(step.path, step.line, f"'{step.story}' uses action '{step.name}', which is "
-                                                "not defined in domain.yml.",
-                          "list it under `actions:` (custom action) or `responses:` (utter_…) in "
-                          "domain.yml, or fix the spelling.")
-        elif step.kind == "active_loop" and step.name not in (None, "null") \
-                and step.name not in project.forms and step.name not in RASA_DEFAULT_ACTIONS:
-            yield Finding(step.path, step.line, f"'{step.story}' activates form '{step.name}', which "
-                                                "domain.yml does not define.", "define it under `forms:`.")
+            yield Finding(
+                step.path,
+                step.line,
+                f"'{step.story}' uses action '{step.name}', which is not defined in domain.yml.",
+                "list it under `actions:` (custom action) or `responses:` (utter_…) in "
+                "domain.yml, or fix the spelling.",
+            )
+        elif (
+            step.kind == "active_loop"
+            and step.name not in (None, "null")
+            and step.name not in project.forms
+            and step.name not in RASA_DEFAULT_ACTIONS
+        ):
+            yield Finding(
+                step.path,
+                step.line,
+                f"'{step.story}' activates form '{step.name}', which domain.yml does not define.",
+                "define it under `forms:`.",
+            )
     for name, line in project.actions.items():
         if name not in implemented and name not in RASA_DEFAULT_ACTIONS and not name.startswith("utter_"):
-            yield Finding(project.domain_path, line, f"domain.yml lists action '{name}', but no "
-                                                     "action in actions/ has that name.",
-                          "fix the spelling, or ask a developer to implement the action.")
+            yield Finding(
+                project.domain_path,
+                line,
+                f"domain.yml lists action '{name}', but no action in actions/ has that name.",
+                "fix the spelling, or ask a developer to implement the action.",
+            )
     for name, path, line in _code_references(project.root, r"response=\"(utter_[a-z0-9_/]+)\""):
         if name not in project.responses:
-            yield Finding(path, line, f"the code sends response '{name}', which is not defined.",
-                          "add it under `responses:` in domain.yml.")
+            yield Finding(
+                path,
+                line,
+                f"the code sends response '{name}', which is not defined.",
+                "add it under `responses:` in domain.yml.",
+            )
     phrases = set(((project.knowledge or {}).get("phrases") or {}))
     for name, path, line in _code_references(project.root, r"say\(\"([a-z0-9_]+)\"\s*[,)]"):
         if name not in phrases:
-            yield Finding(path, line, f"the code uses phrase '{name}', which the knowledge file's "
-                                      "`phrases:` does not define.",
-                          f"add `{name}:` with its texts under `phrases:` in {project.knowledge_path}.")
+            yield Finding(
+                path,
+                line,
+                f"the code uses phrase '{name}', which the knowledge file's `phrases:` does not define.",
+                f"add `{name}:` with its texts under `phrases:` in {project.knowledge_path}.",
+            )
 
 
 def _starts_guide(rules: List, intent: str) -> bool:
     """True when some rule (or story) answers `intent` directly with the guide-starting action."""
-    return any(step.kind == "intent" and step.name == intent and following.kind == "action"
-               and following.name == PROBLEM_ACTION and following.story == step.story
-               and following.path == step.path and step.path.endswith("rules.yml")
-               for step, following in zip(rules, rules[1:]))
+    return any(
+        step.kind == "intent"
+        and step.name == intent
+        and following.kind == "action"
+        and following.name == PROBLEM_ACTION
+        and following.story == step.story
+        and following.path == step.path
+        and step.path.endswith("rules.yml")
+        for step, following in zip(rules, rules[1:])
+    )
 
 
 def _steps_mentioning(steps: Iterable, intent: str) -> list:
@@ -221,25 +282,43 @@ def check_problems_and_faqs(project: Project) -> Iterator[Finding]:
         shown_by_problems.add(problem.get("intro_faq"))
         shown_by_problems.update(v for k, v in (problem.get("branch") or {}).items() if k.endswith("_faq"))
         if not intent:
-            yield Finding(path, problem.line, f"problem '{key}' has no `intent:`.",
-                          "add `intent: <name>` and list that intent in domain.yml.")
+            yield Finding(
+                path,
+                problem.line,
+                f"problem '{key}' has no `intent:`.",
+                "add `intent: <name>` and list that intent in domain.yml.",
+            )
             continue
         if intent not in project.intents:
-            yield Finding(path, problem.line, f"problem '{key}' uses intent '{intent}', which domain.yml "
-                                              "does not list.", "add it under `intents:` in domain.yml.")
+            yield Finding(
+                path,
+                problem.line,
+                f"problem '{key}' uses intent '{intent}', which domain.yml does not list.",
+                "add it under `intents:` in domain.yml.",
+            )
         if not _starts_guide(project.rules, intent):
-            yield Finding(path, problem.line, f"problem '{key}': no rule starts its guide when a user "
-                                              f"says '{intent}'.",
-                          f"add to data/rules.yml a rule with `- intent: {intent}` then "
-                          f"`- action: {PROBLEM_ACTION}` (make new-problem writes it for you).")
+            yield Finding(
+                path,
+                problem.line,
+                f"problem '{key}': no rule starts its guide when a user says '{intent}'.",
+                f"add to data/rules.yml a rule with `- intent: {intent}` then "
+                f"`- action: {PROBLEM_ACTION}` (make new-problem writes it for you).",
+            )
         if not _steps_mentioning(project.test_steps, intent):
-            yield Finding(path, problem.line, f"problem '{key}' has no test conversation "
-                                              f"(no story in tests/stories uses intent '{intent}').",
-                          "add a story to tests/stories/ that walks through the guide.")
+            yield Finding(
+                path,
+                problem.line,
+                f"problem '{key}' has no test conversation (no story in tests/stories uses intent '{intent}').",
+                "add a story to tests/stories/ that walks through the guide.",
+            )
         if intent not in (knowledge.get("intent_labels") or {}):
-            yield Finding(path, problem.line, f"problem '{key}' has no entry in `intent_labels:`, so "
-                                              "menus and \"did you mean\" buttons can't offer it.",
-                          f"add `{intent}: {{en: \"...\"}}` under `intent_labels:`.")
+            yield Finding(
+                path,
+                problem.line,
+                f"problem '{key}' has no entry in `intent_labels:`, so "
+                'menus and "did you mean" buttons can\'t offer it.',
+                f'add `{intent}: {{en: "..."}}` under `intent_labels:`.',
+            )
         if not problem.get("steps"):
             yield Finding(path, problem.line, f"problem '{key}' has no steps.", "add its steps.")
         yield from _unrendered_steps(problem, path)
@@ -247,25 +326,42 @@ def check_problems_and_faqs(project: Project) -> Iterator[Finding]:
         intent = faq.get("intent")
         if not intent:
             if key not in shown_by_problems:
-                yield Finding(path, faq.line, f"FAQ '{key}' has no `intent:` and no guide shows it, "
-                                              "so no user can ever get this answer.",
-                              f"add `intent: faq/{key}` (and training examples), or reference it from a "
-                              "problem (`intro_faq:`).")
+                yield Finding(
+                    path,
+                    faq.line,
+                    f"FAQ '{key}' has no `intent:` and no guide shows it, so no user can ever get this answer.",
+                    f"add `intent: faq/{key}` (and training examples), or reference it from a problem (`intro_faq:`).",
+                )
             continue
         if not intent.startswith("faq/"):
-            yield Finding(path, faq.line, f"FAQ '{key}' has intent '{intent}'; FAQ intents are "
-                                          "named faq/<key>.", f"use `intent: faq/{key}`.")
+            yield Finding(
+                path,
+                faq.line,
+                f"FAQ '{key}' has intent '{intent}'; FAQ intents are named faq/<key>.",
+                f"use `intent: faq/{key}`.",
+            )
             continue
         if intent not in project.responses and f"{FAQ_RESPONSE}/{intent.split('/', 1)[1]}" not in project.responses:
-            yield Finding(path, faq.line, f"FAQ '{key}' has no answer in data/responses/faq.yml.",
-                          "run `make responses` to regenerate the answers from the knowledge file.")
+            yield Finding(
+                path,
+                faq.line,
+                f"FAQ '{key}' has no answer in data/responses/faq.yml.",
+                "run `make responses` to regenerate the answers from the knowledge file.",
+            )
         if not any(s.kind == "intent" and s.name == "faq" for s in project.rules):
-            yield Finding(path, faq.line, f"FAQ '{key}': no rule answers `faq` intents.",
-                          "add the rule `- intent: faq` → `- action: utter_faq` to data/rules.yml.")
+            yield Finding(
+                path,
+                faq.line,
+                f"FAQ '{key}': no rule answers `faq` intents.",
+                "add the rule `- intent: faq` → `- action: utter_faq` to data/rules.yml.",
+            )
         if not _steps_mentioning(project.test_steps, intent):
-            yield Finding(path, faq.line, f"FAQ '{key}' has no test conversation "
-                                          f"(no story in tests/stories uses intent '{intent}').",
-                          "add a short story to tests/stories/ where a user asks it.")
+            yield Finding(
+                path,
+                faq.line,
+                f"FAQ '{key}' has no test conversation (no story in tests/stories uses intent '{intent}').",
+                "add a short story to tests/stories/ where a user asks it.",
+            )
 
 
 def _unrendered_steps(problem: Dict[str, Any], path: str) -> Iterator[Finding]:
@@ -276,18 +372,30 @@ def _unrendered_steps(problem: Dict[str, Any], path: str) -> Iterator[Finding]:
         line = getattr(step, "line", problem.line)
         role = step.get("role")
         if role not in ("user", "postmaster"):
-            yield Finding(path, line, f"problem '{problem.get('key')}' step {number} has role {role!r}; "
-                                      "the guide only shows `user` and `postmaster` steps.",
-                          "set `role: user` or `role: postmaster`.")
+            yield Finding(
+                path,
+                line,
+                f"problem '{problem.get('key')}' step {number} has role {role!r}; "
+                "the guide only shows `user` and `postmaster` steps.",
+                "set `role: user` or `role: postmaster`.",
+            )
         elif role == "postmaster" and not asks_role:
-            yield Finding(path, line, f"problem '{problem.get('key')}' step {number} is a postmaster step, "
-                                      "but the guide never asks whether the user is the postmaster, so it "
-                                      "would be shown to everyone as a user step.",
-                          "add a `branch:` of `kind: role` to the problem, or make it `role: user`.")
+            yield Finding(
+                path,
+                line,
+                f"problem '{problem.get('key')}' step {number} is a postmaster step, "
+                "but the guide never asks whether the user is the postmaster, so it "
+                "would be shown to everyone as a user step.",
+                "add a `branch:` of `kind: role` to the problem, or make it `role: user`.",
+            )
         text = step.get("text")
         if not isinstance(text, dict) or not any(str(v).strip() for v in text.values()):
-            yield Finding(path, line, f"problem '{problem.get('key')}' step {number} has no text to show.",
-                          "write the step's text (`text: {en: \"...\"}`).")
+            yield Finding(
+                path,
+                line,
+                f"problem '{problem.get('key')}' step {number} has no text to show.",
+                'write the step\'s text (`text: {en: "..."}`).',
+            )
 
 
 def _text_maps(node: Any) -> Iterator[dict]:
@@ -309,28 +417,45 @@ def check_texts(project: Project) -> Iterator[Finding]:
         line = getattr(text, "line", 1)
         for language in languages:
             if not str(text.get(language) or "").strip():
-                yield Finding(project.knowledge_path, line,
-                              f"a text has no '{language}' version (English: \"{str(text.get('en'))[:60]}\").",
-                              f"add `{language}: \"...\"` next to `en:` — every text must exist in "
-                              f"every language listed in `languages:`.")
+                yield Finding(
+                    project.knowledge_path,
+                    line,
+                    f"a text has no '{language}' version (English: \"{str(text.get('en'))[:60]}\").",
+                    f'add `{language}: "..."` next to `en:` — every text must exist in '
+                    f"every language listed in `languages:`.",
+                )
     yield from _placeholders(project)
 
 
 def _placeholders(project: Project) -> Iterator[Finding]:
-    folders = [project.root / "knowledge" / "alimail_security.yml", project.root / "domain.yml",
-               project.root / "data", project.root / "tests" / "nlu", project.root / "tests" / "stories"]
+    folders = [
+        project.root / "knowledge" / "alimail_security.yml",
+        project.root / "domain.yml",
+        project.root / "data",
+        project.root / "tests" / "nlu",
+        project.root / "tests" / "stories",
+    ]
     for folder in folders:
         files = [folder] if folder.is_file() else sorted(folder.rglob("*.yml"))
         for path in files:
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
                 if PLACEHOLDER.search(line):
-                    yield Finding(str(path.relative_to(project.root)), number,
-                                  "this line still holds a TODO placeholder from `make new-problem`.",
-                                  "replace it with real content (or delete the line).")
+                    yield Finding(
+                        str(path.relative_to(project.root)),
+                        number,
+                        "this line still holds a TODO placeholder from `make new-problem`.",
+                        "replace it with real content (or delete the line).",
+                    )
 
 
-CHECKS = (check_texts, check_problems_and_faqs, check_example_counts, check_clashes,
-          check_heldout_leaks, check_references)
+CHECKS = (
+    check_texts,
+    check_problems_and_faqs,
+    check_example_counts,
+    check_clashes,
+    check_heldout_leaks,
+    check_references,
+)
 
 
 def run_checks(root: Path) -> List[Finding]:
@@ -338,10 +463,14 @@ def run_checks(root: Path) -> List[Finding]:
     try:
         project = read_project(root)
     except Exception as error:  # a file that is not valid YAML: say which and where
-        return [Finding(getattr(error, "problem_mark", None) and str(error.problem_mark.name) or "?",
-                        getattr(getattr(error, "problem_mark", None), "line", -1) + 1,
-                        f"the file could not be read: {error}",
-                        "fix the YAML (indentation, a missing quote or colon) at that line.")]
+        return [
+            Finding(
+                getattr(error, "problem_mark", None) and str(error.problem_mark.name) or "?",
+                getattr(getattr(error, "problem_mark", None), "line", -1) + 1,
+                f"the file could not be read: {error}",
+                "fix the YAML (indentation, a missing quote or colon) at that line.",
+            )
+        ]
     findings: List[Finding] = []
     for check in CHECKS:
         findings.extend(check(project))
@@ -350,8 +479,12 @@ def run_checks(root: Path) -> List[Finding]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent,
-                        help="the project folder (default: this checkout)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent,
+        help="the project folder (default: this checkout)",
+    )
     args = parser.parse_args(argv)
     findings = run_checks(args.root)
     for finding in findings:

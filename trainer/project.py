@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import yaml
 
-from actions.language import CHINESE, ENGLISH, has_cjk
+from core.language import CHINESE, ENGLISH, has_cjk
 
 # Rasa's entity annotations: [text](entity), [text](entity:value), [text]{...}, [text][...].
 ANNOTATION = re.compile(r"\[([^\]]+?)\](?:\(([^)]*)\)|\{[^}]*\}|\[[^\]]*\])")
@@ -54,8 +54,9 @@ def plain_text(example: str) -> str:
 
 def normalise(text: str) -> str:
     """Lower case, without punctuation, symbols or spaces: near-duplicates compare equal."""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", plain_text(text)).lower()
-                   if unicodedata.category(ch)[0] in "LN")
+    return "".join(
+        ch for ch in unicodedata.normalize("NFKC", plain_text(text)).lower() if unicodedata.category(ch)[0] in "LN"
+    )
 
 
 def language_of(text: str) -> str:
@@ -137,8 +138,12 @@ def nlu_examples(path: Path, root: Path) -> Iterator[Example]:
                 text = stripped[2:].strip()
                 if len(text) >= 2 and text[0] == text[-1] == '"':
                     text = text[1:-1]
-                yield Example(intent=str(item["intent"]), text=plain_text(text),
-                              path=relative(path, root), line=block_line + 1 + offset)
+                yield Example(
+                    intent=str(item["intent"]),
+                    text=plain_text(text),
+                    path=relative(path, root),
+                    line=block_line + 1 + offset,
+                )
 
 
 def _story_steps(path: Path, root: Path, section: str) -> Iterator[Step]:
@@ -150,8 +155,7 @@ def _story_steps(path: Path, root: Path, section: str) -> Iterator[Step]:
                 continue
             for kind in ("intent", "action", "active_loop"):
                 if kind in step:
-                    yield Step(kind=kind, name=step[kind], path=relative(path, root),
-                               line=step.line, story=title)
+                    yield Step(kind=kind, name=step[kind], path=relative(path, root), line=step.line, story=title)
 
 
 def _names_with_lines(items: Any, fallback_line: int) -> Dict[str, int]:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from scripts.model_hash import model_hash
+from trainer.model_hash import model_hash
 from trainer.report_figures import confusion_matrix, headline
 from trainer.report_history import append_history, history_row, read_history
 from trainer.report_page import render_html, render_markdown, write_confusion_png
@@ -33,31 +33,53 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_FILE = "results.json"
 PNG_FILE = "confusion_matrix.png"
 HEADLINE_LABELS = [
-    ("cv_accuracy", "CV intent accuracy"), ("cv_macro_f1", "CV macro F1"),
-    ("cv_accuracy_en", "CV intent accuracy, en"), ("cv_accuracy_zh", "CV intent accuracy, zh"),
-    ("heldout_accuracy_en", "held-out intent accuracy, en"), ("heldout_oos_recall_en", "held-out OOS recall, en"),
-    ("heldout_accuracy_zh", "held-out intent accuracy, zh"), ("heldout_oos_recall_zh", "held-out OOS recall, zh"),
+    ("cv_accuracy", "CV intent accuracy"),
+    ("cv_macro_f1", "CV macro F1"),
+    ("cv_accuracy_en", "CV intent accuracy, en"),
+    ("cv_accuracy_zh", "CV intent accuracy, zh"),
+    ("heldout_accuracy_en", "held-out intent accuracy, en"),
+    ("heldout_oos_recall_en", "held-out OOS recall, en"),
+    ("heldout_accuracy_zh", "held-out intent accuracy, zh"),
+    ("heldout_oos_recall_zh", "held-out OOS recall, zh"),
 ]
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m trainer.report", description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("config.yml"), help="NLU config (default config.yml)")
-    parser.add_argument("--data", type=Path, default=Path("data"),
-                        help="training data folder; its NLU examples are cross-validated (default data)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("data"),
+        help="training data folder; its NLU examples are cross-validated (default data)",
+    )
     parser.add_argument("--domain", type=Path, default=Path("domain.yml"))
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="quick run: train the folds with every component's epochs set to N")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="quick run: train the folds with every component's epochs set to N"
+    )
     parser.add_argument("--seed", type=int, default=42, help="seed of the fold split (default 42)")
-    parser.add_argument("--model", default=None, help="trained model for the held-out sets "
-                        "(default the Makefile's models/<hash>.tar.gz)")
-    parser.add_argument("--heldout", type=Path, action="append", default=None,
-                        help="held-out file, repeatable; heldout_<lang>.yml is <lang>, else en "
-                        "(default: tests/nlu/heldout.yml and tests/nlu/heldout_zh.yml where present)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="trained model for the held-out sets (default the Makefile's models/<hash>.tar.gz)",
+    )
+    parser.add_argument(
+        "--heldout",
+        type=Path,
+        action="append",
+        default=None,
+        help="held-out file, repeatable; heldout_<lang>.yml is <lang>, else en "
+        "(default: tests/nlu/heldout.yml and tests/nlu/heldout_zh.yml where present)",
+    )
     parser.add_argument("--out", type=Path, default=Path("reports/nlu"), help="report folder (default reports/nlu)")
-    parser.add_argument("--from-results", type=Path, default=None, metavar="DIR",
-                        help=f"re-render from DIR/{RESULTS_FILE} of an earlier run instead of measuring")
+    parser.add_argument(
+        "--from-results",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"re-render from DIR/{RESULTS_FILE} of an earlier run instead of measuring",
+    )
     args = parser.parse_args(argv)
     if args.folds < 2:
         parser.error("--folds must be at least 2")
@@ -85,8 +107,9 @@ def hash_files(paths: Sequence[Path]) -> str:
 def git_commit() -> str:
     """The checked-out commit, `-dirty` when tracked files changed; `unknown` outside git."""
     try:
-        done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=30, check=True)
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True
+        )
         return done.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"

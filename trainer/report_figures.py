@@ -1,6 +1,6 @@
 """The NLU report's figures, computed from per-utterance results (no Rasa needed).
 
-A result row is what `scripts/evaluate_nlu.py` produces for one utterance:
+A result row is what `trainer/evaluate.py` produces for one utterance:
 `{"text", "expected", "predicted", "confidence", "expected_entities", "entities"}`,
 where FAQ labels are the full `faq/<key>`. Whether a row counts as right is
 `evaluate_nlu.is_correct`: an out-of-scope utterance that falls back counts as
@@ -13,7 +13,7 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from scripts.evaluate_nlu import FALLBACK, is_correct, score
+from trainer.evaluate import FALLBACK, is_correct, score
 from trainer.project import language_of
 
 Row = Dict[str, Any]
@@ -62,8 +62,11 @@ def per_intent(rows: Sequence[Row]) -> List[IntentFigures]:
     for label in sorted(support):
         precision = _ratio(hits[label], predicted[label])
         recall = _ratio(hits[label], support[label])
-        table.append(IntentFigures(label, round(precision, 4), round(recall, 4),
-                                   round(_f1(precision, recall), 4), support[label]))
+        table.append(
+            IntentFigures(
+                label, round(precision, 4), round(recall, 4), round(_f1(precision, recall), 4), support[label]
+            )
+        )
     return table
 
 

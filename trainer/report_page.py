@@ -12,16 +12,27 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from trainer.report_figures import (
-    ConfusedPair, Confusion, Row, confused_pairs, fallbacks, per_intent, split_by_language, summary,
+    ConfusedPair,
+    Confusion,
+    Row,
+    confused_pairs,
+    fallbacks,
+    per_intent,
+    split_by_language,
+    summary,
 )
 from trainer.report_history import HistoryRow, change, format_change
 
 HISTORY_SHOWN = 20
 HISTORY_COLUMNS = [
-    ("cv_accuracy", "CV accuracy"), ("cv_macro_f1", "CV macro F1"),
-    ("cv_accuracy_en", "CV en"), ("cv_accuracy_zh", "CV zh"),
-    ("heldout_accuracy_en", "held-out en"), ("heldout_oos_recall_en", "OOS recall en"),
-    ("heldout_accuracy_zh", "held-out zh"), ("heldout_oos_recall_zh", "OOS recall zh"),
+    ("cv_accuracy", "CV accuracy"),
+    ("cv_macro_f1", "CV macro F1"),
+    ("cv_accuracy_en", "CV en"),
+    ("cv_accuracy_zh", "CV zh"),
+    ("heldout_accuracy_en", "held-out en"),
+    ("heldout_oos_recall_en", "OOS recall en"),
+    ("heldout_accuracy_zh", "held-out zh"),
+    ("heldout_oos_recall_zh", "OOS recall zh"),
 ]
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 
@@ -50,16 +61,21 @@ def header_section(meta: Mapping[str, Any]) -> List[str]:
     """Title and what was measured: date, commit, data hash, settings."""
     epochs = f", epochs overridden to {meta['epochs']}" if meta.get("epochs") else ""
     heldout = ", ".join(f"`{entry}`" for entry in meta.get("heldout_files") or []) or "none"
-    return [
-        "# NLU report", "",
-        f"- **date**: {meta.get('date', '?')}",
-        f"- **git commit**: `{meta.get('commit', '?')}`",
-        f"- **data hash**: `{meta.get('data_hash', '?')}` (training data and held-out files)",
-        f"- **cross-validation**: {meta.get('folds')} folds (seed {meta.get('seed')}) on `{meta.get('data')}` "
-        f"with `{meta.get('config')}` (hash `{meta.get('config_hash')}`{epochs}), "
-        f"{meta.get('cv_seconds', '?')} s",
-        f"- **held-out**: {heldout} against `{meta.get('model')}`",
-    ] + _dropped_line(meta.get("dropped_labels") or []) + [""]
+    return (
+        [
+            "# NLU report",
+            "",
+            f"- **date**: {meta.get('date', '?')}",
+            f"- **git commit**: `{meta.get('commit', '?')}`",
+            f"- **data hash**: `{meta.get('data_hash', '?')}` (training data and held-out files)",
+            f"- **cross-validation**: {meta.get('folds')} folds (seed {meta.get('seed')}) on `{meta.get('data')}` "
+            f"with `{meta.get('config')}` (hash `{meta.get('config_hash')}`{epochs}), "
+            f"{meta.get('cv_seconds', '?')} s",
+            f"- **held-out**: {heldout} against `{meta.get('model')}`",
+        ]
+        + _dropped_line(meta.get("dropped_labels") or [])
+        + [""]
+    )
 
 
 def _dropped_line(dropped: Sequence[str]) -> List[str]:
@@ -96,12 +112,18 @@ def overall_section(cv_rows: Sequence[Row], heldout: Sequence[Dict[str, Any]]) -
     languages = list(dict.fromkeys(list(split_by_language(cv_rows)) + [e["language"] for e in heldout]))
     files = "; ".join(f"{e['language']}: `{e['path']}`" for e in heldout) or "no held-out file"
     rows = _overall_rows(cv_rows, heldout, languages)
-    return (["## Overall figures", ""]
-            + table(["figure", "all"] + languages, rows, "l" + "r" * (1 + len(languages)))
-            + ["", f"Held-out files: {files}. Intent accuracy counts in-scope utterances whose exact "
-               "intent (FAQ key included) was predicted; a fallback is a miss. Out-of-scope recall counts "
-               "out-of-scope utterances answered `out_of_scope` or `nlu_fallback`. Macro F1 is the plain "
-               "mean of the per-intent F1 below. An utterance with any Chinese character counts as zh.", ""])
+    return (
+        ["## Overall figures", ""]
+        + table(["figure", "all"] + languages, rows, "l" + "r" * (1 + len(languages)))
+        + [
+            "",
+            f"Held-out files: {files}. Intent accuracy counts in-scope utterances whose exact "
+            "intent (FAQ key included) was predicted; a fallback is a miss. Out-of-scope recall counts "
+            "out-of-scope utterances answered `out_of_scope` or `nlu_fallback`. Macro F1 is the plain "
+            "mean of the per-intent F1 below. An utterance with any Chinese character counts as zh.",
+            "",
+        ]
+    )
 
 
 def history_section(history: Sequence[HistoryRow]) -> List[str]:
@@ -119,13 +141,22 @@ def history_section(history: Sequence[HistoryRow]) -> List[str]:
             delta = format_change(change(history, index, name))
             cells.append(f"{value} ({delta})" if value and delta else (value or "—"))
         rows.append(cells)
-    return (["## History", "",
-             f"The last {min(HISTORY_SHOWN, len(history))} of {len(history)} runs (all in `history.csv`), newest "
-             "first. In brackets: the change since the previous run — for CV figures the previous run with "
-             "the same folds and epochs, since a quick run with fewer epochs scores lower by itself.", ""]
-            + table(["date", "commit", "data", "settings"] + [label for _, label in HISTORY_COLUMNS], rows,
-                    "llll" + "r" * len(HISTORY_COLUMNS))
-            + [""])
+    return (
+        [
+            "## History",
+            "",
+            f"The last {min(HISTORY_SHOWN, len(history))} of {len(history)} runs (all in `history.csv`), newest "
+            "first. In brackets: the change since the previous run — for CV figures the previous run with "
+            "the same folds and epochs, since a quick run with fewer epochs scores lower by itself.",
+            "",
+        ]
+        + table(
+            ["date", "commit", "data", "settings"] + [label for _, label in HISTORY_COLUMNS],
+            rows,
+            "llll" + "r" * len(HISTORY_COLUMNS),
+        )
+        + [""]
+    )
 
 
 def _heldout_cell(entry: Dict[str, Any], label: str) -> str:
@@ -136,30 +167,49 @@ def _heldout_cell(entry: Dict[str, Any], label: str) -> str:
 def per_intent_section(cv_rows: Sequence[Row], heldout: Sequence[Dict[str, Any]]) -> List[str]:
     """Per-intent precision/recall/F1/support from CV (worst F1 first), with held-out hits per file."""
     entries = sorted(per_intent(cv_rows), key=lambda e: (e.f1, e.label))
-    rows = [[f"`{e.label}`", f"{e.precision:.3f}", f"{e.recall:.3f}", f"{e.f1:.3f}", str(e.support)]
-            + [_heldout_cell(h, e.label) for h in heldout] for e in entries]
+    rows = [
+        [f"`{e.label}`", f"{e.precision:.3f}", f"{e.recall:.3f}", f"{e.f1:.3f}", str(e.support)]
+        + [_heldout_cell(h, e.label) for h in heldout]
+        for e in entries
+    ]
     headers = ["intent", "precision", "recall", "F1", "support"] + [f"held-out {h['language']}" for h in heldout]
-    return (["## Per intent (cross-validation)", "",
-             "Worst F1 first. Support is the number of training utterances; held-out columns give the "
-             "utterances recognised of those tested.", ""]
-            + table(headers, rows, "l" + "r" * (len(headers) - 1)) + [""])
+    return (
+        [
+            "## Per intent (cross-validation)",
+            "",
+            "Worst F1 first. Support is the number of training utterances; held-out columns give the "
+            "utterances recognised of those tested.",
+            "",
+        ]
+        + table(headers, rows, "l" + "r" * (len(headers) - 1))
+        + [""]
+    )
 
 
 def confusion_section(png_name: str) -> List[str]:
     """The confusion-matrix picture."""
-    return ["## Confusion matrix (cross-validation)", "",
-            "Rows: the intent the utterance belongs to; columns: what was predicted (colour: share of the "
-            "row, number: utterances; mistakes in red).", "",
-            f"![Confusion matrix of the cross-validation]({png_name})", ""]
+    return [
+        "## Confusion matrix (cross-validation)",
+        "",
+        "Rows: the intent the utterance belongs to; columns: what was predicted (colour: share of the "
+        "row, number: utterances; mistakes in red).",
+        "",
+        f"![Confusion matrix of the cross-validation]({png_name})",
+        "",
+    ]
 
 
 def _pair_lines(number: int, pair: ConfusedPair) -> List[str]:
-    lines = [f"{number}. **`{pair.first}` ↔ `{pair.second}`**: {pair.total} "
-             f"(`{pair.first}` → `{pair.second}` {pair.first_as_second}, "
-             f"`{pair.second}` → `{pair.first}` {pair.second_as_first})"]
+    lines = [
+        f"{number}. **`{pair.first}` ↔ `{pair.second}`**: {pair.total} "
+        f"(`{pair.first}` → `{pair.second}` {pair.first_as_second}, "
+        f"`{pair.second}` → `{pair.first}` {pair.second_as_first})"
+    ]
     for row in pair.examples:
-        lines.append(f"    - “{text_cell(row['text'])}” — `{row['expected']}` → `{row['predicted']}` "
-                     f"({row.get('confidence', 0.0):.2f})")
+        lines.append(
+            f"    - “{text_cell(row['text'])}” — `{row['expected']}` → `{row['predicted']}` "
+            f"({row.get('confidence', 0.0):.2f})"
+        )
     return lines
 
 
@@ -201,11 +251,15 @@ def render_html(markdown_text: str) -> str:
     import markdown  # installed with Rasa (tensorboard)
 
     body = markdown.markdown(markdown_text, extensions=["tables", "sane_lists"])
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #ccc;padding:2px 6px}"
-             "img{max-width:100%}code{background:#f4f4f4}")
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>NLU report</title>"
-            f"<style>{style}</style></head><body>\n{body}\n</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #ccc;padding:2px 6px}"
+        "img{max-width:100%}code{background:#f4f4f4}"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>NLU report</title>'
+        f"<style>{style}</style></head><body>\n{body}\n</body></html>\n"
+    )
 
 
 def _figure_size(count: int) -> float:
@@ -224,8 +278,14 @@ def write_confusion_png(confusion: Confusion, path: Path) -> None:
     shares = [[count / max(1, sum(row)) for count in row] for row in confusion.matrix] or [[0.0]]
     fig, ax = plt.subplots(figsize=(width, height))
     image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
-    ax.set_xticks(range(len(confusion.columns)), labels=confusion.columns, rotation=60, ha="right",
-                  rotation_mode="anchor", fontsize=9)
+    ax.set_xticks(
+        range(len(confusion.columns)),
+        labels=confusion.columns,
+        rotation=60,
+        ha="right",
+        rotation_mode="anchor",
+        fontsize=9,
+    )
     ax.set_yticks(range(len(confusion.rows)), labels=confusion.rows, fontsize=9)
     ax.set_xlabel("predicted")
     ax.set_ylabel("expected")

@@ -3,7 +3,7 @@
 Cross-validation: the NLU examples of the data folder are split into stratified
 folds (seeded, so two runs on the same data test the same utterances); for each
 fold an NLU model is trained on the rest with `rasa.model_training.train_nlu`
-and the fold is parsed with `scripts/evaluate_nlu.py`'s `predict`. That gives
+and the fold is parsed with `trainer/evaluate.py`'s `predict`. That gives
 one row per utterance with the full predicted label — `faq/<key>` for FAQs,
 which `rasa test nlu --cross-validation` only reports for utterances that are
 FAQs — and, unlike Rasa's cross-validation, does not also parse every training
@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
 import yaml
 
-from scripts.evaluate_nlu import load_agent, predict, predict_with_agent
+from trainer.evaluate import load_agent, predict, predict_with_agent
 
 Row = Dict[str, Any]
 Log = Callable[[str], None]
@@ -67,9 +67,13 @@ def load_training_data(data: Path, domain: Path) -> Any:
 def _subset(data: Any, examples: Sequence[Any]) -> Any:
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    return TrainingData(training_examples=list(examples), entity_synonyms=data.entity_synonyms,
-                        regex_features=data.regex_features, lookup_tables=data.lookup_tables,
-                        responses=data.responses)
+    return TrainingData(
+        training_examples=list(examples),
+        entity_synonyms=data.entity_synonyms,
+        regex_features=data.regex_features,
+        lookup_tables=data.lookup_tables,
+        responses=data.responses,
+    )
 
 
 def drop_rare_labels(data: Any, folds: int) -> Tuple[Any, List[str]]:
@@ -90,8 +94,7 @@ def make_folds(data: Any, folds: int, seed: int) -> Iterator[Tuple[Any, Any]]:
     labels = [example.get_full_intent() for example in examples]
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train_index, test_index in splitter.split(examples, labels):
-        yield (_subset(data, [examples[i] for i in train_index]),
-               _subset(data, [examples[i] for i in test_index]))
+        yield (_subset(data, [examples[i] for i in train_index]), _subset(data, [examples[i] for i in test_index]))
 
 
 def predict_rows(model: str, test_file: str) -> List[Row]:
@@ -114,15 +117,18 @@ def run_fold(config: Path, train: Any, test: Any, folder: Path) -> List[Row]:
     return predict_rows(model, str(test_file))
 
 
-def cross_validate(config: Path, data: Path, domain: Path, folds: int, seed: int,
-                   log: Log = say) -> Tuple[List[Row], List[str]]:
+def cross_validate(
+    config: Path, data: Path, domain: Path, folds: int, seed: int, log: Log = say
+) -> Tuple[List[Row], List[str]]:
     """Rows of every utterance, each predicted by the model that did not see it (with its
     `fold`), and the labels left out for having fewer examples than folds."""
     training, dropped = drop_rare_labels(load_training_data(data, domain), folds)
     rows: List[Row] = []
     for number, (train, test) in enumerate(make_folds(training, folds, seed), start=1):
-        log(f"Cross-validation fold {number}/{folds}: training on {len(train.intent_examples)} "
-            f"utterances, testing {len(test.intent_examples)}")
+        log(
+            f"Cross-validation fold {number}/{folds}: training on {len(train.intent_examples)} "
+            f"utterances, testing {len(test.intent_examples)}"
+        )
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="nlu-report-fold-") as folder:
             fold_rows = run_fold(config, train, test, Path(folder))
@@ -153,5 +159,4 @@ def run_heldout(model: str, paths: Sequence[Path], log: Log = say) -> List[Dict[
     if not paths:
         return []
     found = asyncio.run(_predict_files(model, paths, log))
-    return [{"path": str(path), "language": heldout_language(path), "rows": rows}
-            for path, rows in zip(paths, found)]
+    return [{"path": str(path), "language": heldout_language(path), "rows": rows} for path, rows in zip(paths, found)]

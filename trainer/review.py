@@ -26,11 +26,21 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
-from actions.ticket_draft import mask_secrets
+from core.ticket_draft import mask_secrets
 from trainer.review_db import Event, TrackerDbError, conversations, read_events, safe_url
-from trainer.review_nlu import (NluData, NluFileError, ANNOTATION, append_example, check_example_added,
-                                domain_entities, language_of, load_nlu, normalise, valid_intents,
-                                write_atomically)
+from trainer.review_nlu import (
+    ANNOTATION,
+    NluData,
+    NluFileError,
+    append_example,
+    check_example_added,
+    domain_entities,
+    language_of,
+    load_nlu,
+    normalise,
+    valid_intents,
+    write_atomically,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_URL = "sqlite:///var/trackers.sqlite3"
@@ -40,8 +50,7 @@ MIN_CONFIDENCE = 0.7
 MAX_LENGTH = 1000
 
 REASONS = ("fallback", "low_confidence", "didnt_work", "ticket")
-PROBLEM_INTENTS = ("forgot_password", "verification_failed", "eso_local_spam", "marked_as_spam",
-                   "unusual_login_alerts")
+PROBLEM_INTENTS = ("forgot_password", "verification_failed", "eso_local_spam", "marked_as_spam", "unusual_login_alerts")
 FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_ACTIONS = ("action_default_ask_affirmation", "action_default_fallback", "action_default_ask_rephrase")
 STEP_FAILED_INTENT = "step_failed"
@@ -49,18 +58,21 @@ TICKET_INTENT = "open_ticket"
 TICKET_FORM = "ticket_form"
 RETRIEVAL_INTENT = "faq"
 SKIP = "skip"
-FIELDS = ("text", "predicted_intent", "confidence", "reasons", "count", "language", "first_seen",
-          "last_seen", "intent")
+FIELDS = ("text", "predicted_intent", "confidence", "reasons", "count", "language", "first_seen", "last_seen", "intent")
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+[@＠][A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # ASCII word boundaries, so that numbers written right after Chinese text are found too.
-_PHONE = re.compile(r"(?<![A-Za-z0-9_.+-])(?:(?:\+|00)\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?"
-                    r"\d{2,4}(?:[\s.-]?\d{2,4}){1,4}(?![A-Za-z0-9_-]|\.\d)")
+_PHONE = re.compile(
+    r"(?<![A-Za-z0-9_.+-])(?:(?:\+|00)\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?"
+    r"\d{2,4}(?:[\s.-]?\d{2,4}){1,4}(?![A-Za-z0-9_-]|\.\d)"
+)
 _CODE = re.compile(r"(?<![A-Za-z0-9_-])\d{4,8}(?![A-Za-z0-9_-])")  # as mask_secrets, next to Chinese too
 # A password keyword and the word after it, as in mask_secrets; masked only when that word looks
 # like a secret ("password for my mailbox" and "password is wrong" are training material).
-_PASSWORD = re.compile(r"(?i)(?:\b(?:password|passwd|passcode|pwd|pw|pass)\b|密码)"
-                       r"(\s*(?:is now|is|was|to|=|:|：|是|为)?\s*)(\S+)")
+_PASSWORD = re.compile(
+    r"(?i)(?:\b(?:password|passwd|passcode|pwd|pw|pass)\b|密码)"
+    r"(\s*(?:is now|is|was|to|=|:|：|是|为)?\s*)(\S+)"
+)
 _NOT_PHONE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}|\d{1,3}(?:\.\d{1,3}){3}")
 EMAIL_MASK, PHONE_MASK = "[email]", "[phone]"
 _MASKS = re.compile(r"\[(?:email|phone|hidden)\]")
@@ -130,8 +142,11 @@ def predicted(parse_data: Dict[str, Any]) -> Tuple[Optional[str], Optional[float
             name, confidence = guess.get("name"), guess.get("confidence")
     if name == RETRIEVAL_INTENT:
         selector = (parse_data.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}
-        name = ((selector.get("response") or {}).get("intent_response_key")
-                or intent.get("full_retrieval_intent_name") or name)
+        name = (
+            (selector.get("response") or {}).get("intent_response_key")
+            or intent.get("full_retrieval_intent_name")
+            or name
+        )
     return name, float(confidence) if confidence is not None else None
 
 
@@ -207,11 +222,17 @@ class Item:
         self.last_seen = max(self.last_seen, message.timestamp)
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"text": self.text, "predicted_intent": self.predicted_intent or "",
-                "confidence": round(self.confidence, 2) if self.confidence is not None else None,
-                "reasons": [r for r in REASONS if r in self.reasons], "count": self.count,
-                "language": language_of(self.text), "first_seen": seen(self.first_seen),
-                "last_seen": seen(self.last_seen), "intent": ""}
+        return {
+            "text": self.text,
+            "predicted_intent": self.predicted_intent or "",
+            "confidence": round(self.confidence, 2) if self.confidence is not None else None,
+            "reasons": [r for r in REASONS if r in self.reasons],
+            "count": self.count,
+            "language": language_of(self.text),
+            "first_seen": seen(self.first_seen),
+            "last_seen": seen(self.last_seen),
+            "intent": "",
+        }
 
 
 def seen(timestamp: float) -> str:
@@ -245,8 +266,14 @@ def skip_reason(text: str, key: str, known: Set[str], skipped: Set[str], max_len
     return None
 
 
-def collect_items(sessions: Iterable[List[Event]], min_confidence: float, known: Set[str], skipped: Set[str],
-                  max_length: int, stats: ExportStats) -> List[Item]:
+def collect_items(
+    sessions: Iterable[List[Event]],
+    min_confidence: float,
+    known: Set[str],
+    skipped: Set[str],
+    max_length: int,
+    stats: ExportStats,
+) -> List[Item]:
     """The flagged messages worth a trainer's look, masked and de-duplicated, most frequent first."""
     items: Dict[str, Item] = {}
     for session in sessions:
@@ -263,11 +290,13 @@ def collect_items(sessions: Iterable[List[Event]], min_confidence: float, known:
                 setattr(stats, why, getattr(stats, why) + 1)
                 continue
             if key not in items:
-                items[key] = Item(text, message.intent, message.confidence, set(), 0, message.timestamp,
-                                  message.timestamp)
+                items[key] = Item(
+                    text, message.intent, message.confidence, set(), 0, message.timestamp, message.timestamp
+                )
             items[key].add(message)
-    return sorted(items.values(), key=lambda i: (-i.count, i.confidence if i.confidence is not None else 1.0,
-                                                 i.first_seen))
+    return sorted(
+        items.values(), key=lambda i: (-i.count, i.confidence if i.confidence is not None else 1.0, i.first_seen)
+    )
 
 
 # --- the review file ---------------------------------------------------------------------------------
@@ -301,8 +330,13 @@ HEADER = """\
 
 def header(path: Path, note: str, intents: Sequence[str], min_confidence: float = MIN_CONFIDENCE) -> str:
     listed = textwrap.wrap(", ".join(intents), width=96, initial_indent="#   ", subsequent_indent="#   ")
-    return HEADER.format(note=note, path=path, skipped=path.parent / SKIPPED_NAME,
-                         min_confidence=min_confidence, intents="\n".join(listed))
+    return HEADER.format(
+        note=note,
+        path=path,
+        skipped=path.parent / SKIPPED_NAME,
+        min_confidence=min_confidence,
+        intents="\n".join(listed),
+    )
 
 
 def quoted(value: str) -> str:
@@ -337,8 +371,9 @@ def item_yaml(item: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_review(path: Path, items: List[Dict[str, Any]], note: str, intents: Sequence[str],
-                 min_confidence: float = MIN_CONFIDENCE) -> None:
+def write_review(
+    path: Path, items: List[Dict[str, Any]], note: str, intents: Sequence[str], min_confidence: float = MIN_CONFIDENCE
+) -> None:
     body = "items:\n" + "".join(item_yaml(i) for i in items) if items else "items: []\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, header(path, note, intents, min_confidence) + body)
@@ -378,8 +413,11 @@ def add_skipped(path: Path, texts: List[str]) -> None:
     if not texts:
         return
     body = "".join(f"- {quoted(t)}\n" for t in read_skipped(path) + texts)
-    write_atomically(path, "# Messages a trainer marked `skip`: `make review-export` leaves them out.\n"
-                           "# Delete a line to have that message exported again.\n" + body)
+    write_atomically(
+        path,
+        "# Messages a trainer marked `skip`: `make review-export` leaves them out.\n"
+        "# Delete a line to have that message exported again.\n" + body,
+    )
 
 
 # --- export ------------------------------------------------------------------------------------------
@@ -413,19 +451,29 @@ def export(args: argparse.Namespace) -> int:
     skipped = {normalise(t) for t in read_skipped(skipped_file)}
     stats = ExportStats()
     events = read_events(args.db_url, args.since, args.timeout)
-    items = collect_items(conversations(events), args.min_confidence, set(data.examples), skipped,
-                          args.max_length, stats)
+    items = collect_items(
+        conversations(events), args.min_confidence, set(data.examples), skipped, args.max_length, stats
+    )
     found = [i.as_dict() for i in items]
     rows, kept = carry_over(args.out, found)
-    note = (f"Exported {seen(datetime.now(timezone.utc).timestamp())} from {safe_url(args.db_url)}"
-            + (f" (messages since {args.since_text})" if args.since_text else "") + ".")
+    note = (
+        f"Exported {seen(datetime.now(timezone.utc).timestamp())} from {safe_url(args.db_url)}"
+        + (f" (messages since {args.since_text})" if args.since_text else "")
+        + "."
+    )
     write_review(args.out, rows, note, valid_intents(args.domain, data), args.min_confidence)
-    print(f"Read {stats.read} user messages in {stats.conversations} conversations; "
-          f"{stats.flagged} were fallbacks, unsure, or came before a failure or ticket.")
+    print(
+        f"Read {stats.read} user messages in {stats.conversations} conversations; "
+        f"{stats.flagged} were fallbacks, unsure, or came before a failure or ticket."
+    )
     print(f"Exported {len(found)} messages ({sum(i.count for i in items)} occurrences) to {args.out}.")
-    left_out = [f"{stats.known} already in the training or test data", f"{stats.payloads} button clicks",
-                f"{stats.empty} empty", f"{stats.skipped_before} marked skip before",
-                f"{stats.too_long} longer than {args.max_length} characters"]
+    left_out = [
+        f"{stats.known} already in the training or test data",
+        f"{stats.payloads} button clicks",
+        f"{stats.empty} empty",
+        f"{stats.skipped_before} marked skip before",
+        f"{stats.too_long} longer than {args.max_length} characters",
+    ]
     print("Left out: " + ", ".join(left_out) + ".")
     if kept:
         print(f"Kept {kept} answers already filled in {args.out}.")
@@ -461,7 +509,7 @@ def annotated_entity(match: "re.Match[str]") -> Optional[str]:
     if match.group(2) is not None:
         return match.group(2).split(":", 1)[0].strip()
     try:
-        value = json.loads(match.group(0)[len(match.group(1)) + 2:])
+        value = json.loads(match.group(0)[len(match.group(1)) + 2 :])
     except ValueError:
         return None
     return value.get("entity") if isinstance(value, dict) else None
@@ -472,13 +520,22 @@ def check_annotations(text: str, entities: Set[str]) -> Optional[str]:
     for match in ANNOTATION.finditer(text):
         entity = annotated_entity(match)
         if entity not in entities:
-            return (f"{match.group(0)!r} would be read as an entity annotation; write it differently "
-                    f"(entities: {', '.join(sorted(entities))})")
+            return (
+                f"{match.group(0)!r} would be read as an entity annotation; write it differently "
+                f"(entities: {', '.join(sorted(entities))})"
+            )
     return None
 
 
-def plan_item(plan: MergePlan, data: NluData, number: int, item: Dict[str, Any], intents: Sequence[str],
-              entities: Set[str], display: Path) -> None:
+def plan_item(
+    plan: MergePlan,
+    data: NluData,
+    number: int,
+    item: Dict[str, Any],
+    intents: Sequence[str],
+    entities: Set[str],
+    display: Path,
+) -> None:
     intent, text = answer(item), one_line(str(item.get("text") or ""))
     if intent.lower() == SKIP:
         plan.skipped.append(text)
@@ -487,9 +544,13 @@ def plan_item(plan: MergePlan, data: NluData, number: int, item: Dict[str, Any],
         plan.errors.append(unknown_intent(number, item, intent, intents))
         return
     target = data.target_file(intent, language_of(text))
-    problem = ("it has no text" if not normalise(text) else
-               f"no file in {display} holds intent {intent} yet" if target is None else
-               check_annotations(text, entities))
+    problem = (
+        "it has no text"
+        if not normalise(text)
+        else f"no file in {display} holds intent {intent} yet"
+        if target is None
+        else check_annotations(text, entities)
+    )
     if problem:
         plan.errors.append(f"{describe(number, item)}: {problem}")
         return
@@ -497,13 +558,16 @@ def plan_item(plan: MergePlan, data: NluData, number: int, item: Dict[str, Any],
     if key in data.examples:
         where = data.example_files[key]
         if not data.is_training(where):
-            plan.notes.append(f"NOT added: {text!r} is in the held-out test data ({where}), "
-                              "which must stay out of the training data")
+            plan.notes.append(
+                f"NOT added: {text!r} is in the held-out test data ({where}), which must stay out of the training data"
+            )
         elif data.examples[key] == intent:
             plan.notes.append(f"already there: {text!r} ({intent} in {where})")
         else:
-            plan.notes.append(f"NOT added, kept in the review file: {text!r} is already an example of "
-                              f"{data.examples[key]} in {where}; change it there if that is wrong")
+            plan.notes.append(
+                f"NOT added, kept in the review file: {text!r} is already an example of "
+                f"{data.examples[key]} in {where}; change it there if that is wrong"
+            )
             plan.remaining.append(item)
         return
     if target not in plan.originals:
@@ -529,14 +593,17 @@ def write_plan(plan: MergePlan) -> None:
     """Write the edited training files, unless someone changed one of them meanwhile."""
     changed = [str(p) for p, text in plan.originals.items() if read_exactly(p) != text]
     if changed:
-        raise UserError(f"{', '.join(changed)} changed while merging (someone else is editing?); "
-                        "nothing was merged, run the merge again")
+        raise UserError(
+            f"{', '.join(changed)} changed while merging (someone else is editing?); "
+            "nothing was merged, run the merge again"
+        )
     for path, content in plan.contents.items():
         write_atomically(path, content)
 
 
-def plan_merge(items: List[Dict[str, Any]], data: NluData, intents: Sequence[str], entities: Set[str],
-               display: Path) -> MergePlan:
+def plan_merge(
+    items: List[Dict[str, Any]], data: NluData, intents: Sequence[str], entities: Set[str], display: Path
+) -> MergePlan:
     plan = MergePlan()
     for number, item in enumerate(items, start=1):
         if not answer(item):
@@ -559,12 +626,15 @@ def merge(args: argparse.Namespace) -> int:
         return 1
     write_plan(plan)
     add_skipped(args.file.parent / SKIPPED_NAME, plan.skipped)
-    write_review(args.file, plan.remaining, f"Updated by review-merge {seen(datetime.now(timezone.utc).timestamp())}.",
-                 intents)
+    write_review(
+        args.file, plan.remaining, f"Updated by review-merge {seen(datetime.now(timezone.utc).timestamp())}.", intents
+    )
     for line in plan.added + plan.notes:
         print(line)
-    print(f"Added {len(plan.added)} examples, {len(plan.skipped)} marked skip; "
-          f"{len(plan.remaining)} items left in {args.file}.")
+    print(
+        f"Added {len(plan.added)} examples, {len(plan.skipped)} marked skip; "
+        f"{len(plan.remaining)} items left in {args.file}."
+    )
     if plan.added:
         print("Retrain to use them: make train (make run trains too); make test checks the data.")
     return 0
@@ -579,22 +649,34 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m trainer.review", description=__doc__.split("\n\n")[0])
     commands = main.add_subparsers(dest="command", required=True)
     out = commands.add_parser("export", help="write the messages to review")
-    out.add_argument("--db-url", default=default_db_url(),
-                     help="tracker store SQLAlchemy URL (default: $TRACKER_DB_URL or %(default)s)")
+    out.add_argument(
+        "--db-url",
+        default=default_db_url(),
+        help="tracker store SQLAlchemy URL (default: $TRACKER_DB_URL or %(default)s)",
+    )
     out.add_argument("--since", dest="since_text", metavar="DATE", help="only messages from this ISO date (UTC)")
     out.add_argument("--out", type=Path, default=DEFAULT_OUT, help="review file (default: %(default)s)")
-    out.add_argument("--min-confidence", type=float, default=MIN_CONFIDENCE,
-                     help="below this intent confidence a message is exported (default: %(default)s)")
+    out.add_argument(
+        "--min-confidence",
+        type=float,
+        default=MIN_CONFIDENCE,
+        help="below this intent confidence a message is exported (default: %(default)s)",
+    )
     out.add_argument("--max-length", type=int, default=MAX_LENGTH, help="longer messages are left out")
     out.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the database")
     into = commands.add_parser("merge", help="add the labelled messages to the training data")
     into.add_argument("file", type=Path, help="the review file a trainer filled in")
     for command in (out, into):
-        command.add_argument("--data-dir", type=Path, default=Path("data/nlu"),
-                             help="NLU training data (default: %(default)s)")
+        command.add_argument(
+            "--data-dir", type=Path, default=Path("data/nlu"), help="NLU training data (default: %(default)s)"
+        )
         command.add_argument("--domain", type=Path, default=Path("domain.yml"))
-        command.add_argument("--test-data", type=Path, default=Path("tests/nlu"),
-                             help="held-out test data: never copied into training (default: %(default)s)")
+        command.add_argument(
+            "--test-data",
+            type=Path,
+            default=Path("tests/nlu"),
+            help="held-out test data: never copied into training (default: %(default)s)",
+        )
     return main
 
 
@@ -603,8 +685,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         for path in (args.data_dir, args.domain):
             if not path.exists():
-                raise UserError(f"{path} not found: run this in the project directory, or pass "
-                                "--data-dir and --domain")
+                raise UserError(f"{path} not found: run this in the project directory, or pass --data-dir and --domain")
         if args.command == "export":
             args.since = parse_since(args.since_text) if args.since_text else None
             return export(args)

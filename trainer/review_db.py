@@ -15,8 +15,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-EVENTS_QUERY = ("SELECT id, sender_id, type_name, timestamp, intent_name, action_name, data FROM events"
-                " {where} ORDER BY sender_id, id")
+EVENTS_QUERY = (
+    "SELECT id, sender_id, type_name, timestamp, intent_name, action_name, data FROM events"
+    " {where} ORDER BY sender_id, id"
+)
 
 
 class TrackerDbError(Exception):
@@ -52,8 +54,9 @@ def sqlite_engine(database: Optional[str], timeout: float) -> Engine:
     if not path.is_file():
         raise TrackerDbError(f"no tracker database at {path} (has the bot had any conversation yet?)")
     uri = f"file:{quote(str(path))}?mode=ro"
-    return create_engine("sqlite://", poolclass=NullPool, future=True,
-                         creator=lambda: sqlite3.connect(uri, uri=True, timeout=timeout))
+    return create_engine(
+        "sqlite://", poolclass=NullPool, future=True, creator=lambda: sqlite3.connect(uri, uri=True, timeout=timeout)
+    )
 
 
 def open_engine(url: str, timeout: float) -> Engine:
@@ -78,8 +81,15 @@ def _row_event(row: Any) -> Event:
         data = json.loads(row.data) if row.data else {}
     except ValueError:
         data = {}
-    return Event(row.id, row.sender_id, row.type_name, row.timestamp, row.intent_name, row.action_name,
-                 data if isinstance(data, dict) else {})
+    return Event(
+        row.id,
+        row.sender_id,
+        row.type_name,
+        row.timestamp,
+        row.intent_name,
+        row.action_name,
+        data if isinstance(data, dict) else {},
+    )
 
 
 def read_events(url: str, since: Optional[float] = None, timeout: float = 10.0) -> Iterator[Event]:
@@ -91,7 +101,8 @@ def read_events(url: str, since: Optional[float] = None, timeout: float = 10.0) 
             if engine.dialect.name == "postgresql":
                 connection.execute(text("SET TRANSACTION READ ONLY"))
             result = connection.execution_options(stream_results=True).execute(
-                text(EVENTS_QUERY.format(where=where)), {"since": since})
+                text(EVENTS_QUERY.format(where=where)), {"since": since}
+            )
             for row in result:
                 yield _row_event(row)
     except SQLAlchemyError as error:

@@ -18,6 +18,8 @@ import yaml
 from trainer.project import ANNOTATION, language_of, normalise, plain_text  # noqa: F401
 
 ZH_DIR = "zh"
+
+
 class NluFileError(Exception):
     """A training file can't be read or edited as expected."""
 

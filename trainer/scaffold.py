@@ -81,8 +81,9 @@ def _insert_at_section_end(text: str, section: str, block: str) -> str:
     if start is None:
         raise ScaffoldError(f"no top-level '{section}:' section found")
     end = start + 1
-    while end < len(lines) and not (lines[end].strip() and not lines[end][0].isspace()
-                                    and not lines[end].startswith("-")):
+    while end < len(lines) and not (
+        lines[end].strip() and not lines[end][0].isspace() and not lines[end].startswith("-")
+    ):
         end += 1
     # The blank lines and comments that introduce the next section stay with it.
     while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
@@ -110,8 +111,7 @@ def add_to_domain(root: Path, key: str, after_intent: Optional[str]) -> None:
 
 
 def nlu_block(key: str, language: str, what: str) -> str:
-    return (f"\n- intent: {key}\n  examples: |\n"
-            f"    - TODO {what} ({language}): one line each, as users type them\n")
+    return f"\n- intent: {key}\n  examples: |\n    - TODO {what} ({language}): one line each, as users type them\n"
 
 
 def write_nlu_files(root: Path, key: str, languages: List[str]) -> List[Path]:
@@ -120,10 +120,12 @@ def write_nlu_files(root: Path, key: str, languages: List[str]) -> List[Path]:
         folder = root / "data" / "nlu" if language == languages[0] else root / "data" / "nlu" / language
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{key}.yml"
-        path.write_text('version: "3.1"\n\n# Training examples for the guide '
-                        f"'{key}': at least 20 ({language}).\nnlu:"
-                        + nlu_block(key, language, "at least 20 ways users describe this problem"),
-                        encoding="utf-8")
+        path.write_text(
+            'version: "3.1"\n\n# Training examples for the guide '
+            f"'{key}': at least 20 ({language}).\nnlu:"
+            + nlu_block(key, language, "at least 20 ways users describe this problem"),
+            encoding="utf-8",
+        )
         written.append(path)
     return written
 
@@ -131,14 +133,17 @@ def write_nlu_files(root: Path, key: str, languages: List[str]) -> List[Path]:
 def add_rule(root: Path, key: str, title: str) -> None:
     path = root / "data" / "rules.yml"
     text = path.read_text(encoding="utf-8").rstrip("\n")
-    text += (f"\n\n  - rule: {title} starts its guide\n    steps:\n      - intent: {key}\n"
-             "      - action: action_start_guide\n")
+    text += (
+        f"\n\n  - rule: {title} starts its guide\n    steps:\n      - intent: {key}\n"
+        "      - action: action_start_guide\n"
+    )
     path.write_text(text, encoding="utf-8")
 
 
 def write_test_story(root: Path, key: str, title: str) -> Path:
     path = root / "tests" / "stories" / f"test_{key}.yml"
-    path.write_text(f"""version: "3.1"
+    path.write_text(
+        f"""version: "3.1"
 
 # Test conversation for the guide '{key}' ({title}).
 stories:
@@ -156,7 +161,9 @@ stories:
           /affirm
         intent: affirm
       - action: action_handle_answer
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -166,15 +173,18 @@ def add_heldout(root: Path, key: str, languages: List[str]) -> None:
         path = root / "tests" / "nlu" / name
         if path.exists():
             text = path.read_text(encoding="utf-8").rstrip("\n") + "\n"
-            path.write_text(text + nlu_block(key, language, "new test sentences, never copies of training ones"),
-                            encoding="utf-8")
+            path.write_text(
+                text + nlu_block(key, language, "new test sentences, never copies of training ones"), encoding="utf-8"
+            )
 
 
 def new_problem(root: Path, key: str, title: Optional[str] = None) -> List[str]:
     """Add every entry a new guide needs; returns the files touched."""
     if not KEY_PATTERN.match(key or ""):
-        raise ScaffoldError(f"'{key}' is not a usable key: use 3-41 lower-case letters, digits and _, "
-                            "starting with a letter (for example shared_mailbox)")
+        raise ScaffoldError(
+            f"'{key}' is not a usable key: use 3-41 lower-case letters, digits and _, "
+            "starting with a letter (for example shared_mailbox)"
+        )
     raw = yaml.safe_load((root / "knowledge" / "alimail_security.yml").read_text(encoding="utf-8"))
     domain = yaml.safe_load((root / "domain.yml").read_text(encoding="utf-8"))
     intents = {i if isinstance(i, str) else next(iter(i)) for i in domain.get("intents") or []}

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from servers import Servers, start_servers
+from tests.e2e.servers import Servers, start_servers
 
 _senders = itertools.count(1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import sys
 import os
 import socket
 import subprocess
@@ -14,7 +15,9 @@ from typing import Any, Dict, List, Optional
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-RASA = ROOT / ".venv" / "bin" / "rasa"
+# Rasa through the project's entry point (version check, patches); the action server as Rasa's SDK.
+RASA = [sys.executable, "-m", "tools.serve"]
+ACTION_SERVER = [sys.executable, "-m", "rasa_sdk"]
 REQUEST_TIMEOUT = 60
 
 
@@ -62,8 +65,11 @@ class Servers:
 
     def say(self, sender: str, message: Any) -> List[Dict[str, Any]]:
         """Send one message over the REST channel; returns the bot's replies."""
-        response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook",
-                                 json={"sender": sender, "message": message}, timeout=REQUEST_TIMEOUT)
+        response = requests.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=REQUEST_TIMEOUT,
+        )
         response.raise_for_status()
         return response.json()
 
@@ -77,8 +83,13 @@ class Servers:
                 process.kill()
 
 
-def start_servers(workdir: Path, model: Optional[str] = None, extra_env: Optional[Dict[str, str]] = None,
-                  credentials: Optional[Path] = None, root: Path = ROOT) -> Servers:
+def start_servers(
+    workdir: Path,
+    model: Optional[str] = None,
+    extra_env: Optional[Dict[str, str]] = None,
+    credentials: Optional[Path] = None,
+    root: Path = ROOT,
+) -> Servers:
     """Action server, then Rasa (REST channel) pointing at it; both on 127.0.0.1.
 
     Tickets go to a SQLite file in `workdir` unless `extra_env` names another TICKETS_DB_URL.
@@ -87,48 +98,108 @@ def start_servers(workdir: Path, model: Optional[str] = None, extra_env: Optiona
     action_port, rasa_port = free_port(), free_port()
     endpoints = workdir / "endpoints.yml"
     trackers = workdir / "trackers.sqlite3"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-                         f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{trackers}"\n')
-    env = dict(os.environ, SANIC_HOST="127.0.0.1", PYTHONPATH=str(root), TF_CPP_MIN_LOG_LEVEL="2",
-               TICKETS_DB_URL=f"sqlite:///{workdir / 'tickets.sqlite3'}")
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{trackers}"\n'
+    )
+    env = dict(
+        os.environ,
+        SANIC_HOST="127.0.0.1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        TICKETS_DB_URL=f"sqlite:///{workdir / 'tickets.sqlite3'}",
+    )
     env.pop("TICKET_WEBHOOK_URL", None)
     env.update(extra_env or {})
     action_log = workdir / "actions.log"
     rasa_log = workdir / "rasa.log"
-    actions = subprocess.Popen([str(RASA), "run", "actions", "--actions", "actions", "--port", str(action_port)],
-                               cwd=root, env=env, stdout=action_log.open("w"), stderr=subprocess.STDOUT)
+    actions = subprocess.Popen(
+        [*ACTION_SERVER, "--actions", "actions", "--port", str(action_port)],
+        cwd=root,
+        env=env,
+        stdout=action_log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     processes = [actions]
     try:
         wait_until(f"http://127.0.0.1:{action_port}/health", actions, action_log, 120)
-        rasa = subprocess.Popen([str(RASA), "run", "--model", model or model_path(), "--interface", "127.0.0.1",
-                                 "--port", str(rasa_port), "--credentials", str(credentials or root / "credentials.yml"),
-                                 "--endpoints", str(endpoints)],
-                                cwd=root, env=env, stdout=rasa_log.open("w"), stderr=subprocess.STDOUT)
+        rasa = subprocess.Popen(
+            [
+                *RASA,
+                "run",
+                "--model",
+                model or model_path(),
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(rasa_port),
+                "--credentials",
+                str(credentials or root / "credentials.yml"),
+                "--endpoints",
+                str(endpoints),
+            ],
+            cwd=root,
+            env=env,
+            stdout=rasa_log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
         processes.append(rasa)
         wait_until(f"http://127.0.0.1:{rasa_port}/", rasa, rasa_log, 300)
     except Exception:
         for process in processes:
             process.kill()
         raise
-    return Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{action_port}", processes,
-                   env["TICKETS_DB_URL"], f"sqlite:///{trackers}")
+    return Servers(
+        f"http://127.0.0.1:{rasa_port}",
+        f"http://127.0.0.1:{action_port}",
+        processes,
+        env["TICKETS_DB_URL"],
+        f"sqlite:///{trackers}",
+    )
 
 
 # -- several processes: the production profile (endpoints.production.yml, PostgreSQL + Redis) ---------
 def start_action_server(root: Path, env: Dict[str, str], port: int, log: Path, workers: int = 1) -> subprocess.Popen:
     """`rasa run actions` on 127.0.0.1:`port` with `workers` Sanic workers (ACTION_SERVER_SANIC_WORKERS)."""
     env = dict(env, ACTION_SERVER_SANIC_WORKERS=str(workers))
-    return subprocess.Popen([str(RASA), "run", "actions", "--actions", "actions", "--port", str(port)],
-                            cwd=root, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [*ACTION_SERVER, "--actions", "actions", "--port", str(port)],
+        cwd=root,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
 
 
-def start_rasa_server(root: Path, env: Dict[str, str], port: int, endpoints: Path, log: Path,
-                      model: Optional[str] = None, credentials: Optional[Path] = None) -> subprocess.Popen:
+def start_rasa_server(
+    root: Path,
+    env: Dict[str, str],
+    port: int,
+    endpoints: Path,
+    log: Path,
+    model: Optional[str] = None,
+    credentials: Optional[Path] = None,
+) -> subprocess.Popen:
     """`rasa run` (REST and the other channels of credentials.yml) on 127.0.0.1:`port`."""
-    return subprocess.Popen([str(RASA), "run", "--model", model or model_path(), "--interface", "127.0.0.1",
-                             "--port", str(port), "--credentials", str(credentials or root / "credentials.yml"),
-                             "--endpoints", str(endpoints)],
-                            cwd=root, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            *RASA,
+            "run",
+            "--model",
+            model or model_path(),
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--credentials",
+            str(credentials or root / "credentials.yml"),
+            "--endpoints",
+            str(endpoints),
+        ],
+        cwd=root,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 @dataclass
@@ -140,15 +211,24 @@ class ServerPool(Servers):
 
     def say(self, sender: str, message: Any, via: int = 0) -> List[Dict[str, Any]]:  # type: ignore[override]
         """Send one message to Rasa server number `via` (as a load balancer would pick it)."""
-        response = requests.post(f"{self.rasa_urls[via % len(self.rasa_urls)]}/webhooks/rest/webhook",
-                                 json={"sender": sender, "message": message}, timeout=REQUEST_TIMEOUT)
+        response = requests.post(
+            f"{self.rasa_urls[via % len(self.rasa_urls)]}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=REQUEST_TIMEOUT,
+        )
         response.raise_for_status()
         return response.json()
 
 
-def start_server_pool(workdir: Path, env: Dict[str, str], rasa_processes: int = 2, action_workers: int = 1,
-                      endpoints: Optional[Path] = None, model: Optional[str] = None,
-                      root: Path = ROOT) -> ServerPool:
+def start_server_pool(
+    workdir: Path,
+    env: Dict[str, str],
+    rasa_processes: int = 2,
+    action_workers: int = 1,
+    endpoints: Optional[Path] = None,
+    model: Optional[str] = None,
+    root: Path = ROOT,
+) -> ServerPool:
     """An action server, then `rasa_processes` Rasa servers (started together) on free ports.
 
     `env` is added to this process's environment and must hold what `endpoints` (default: the
@@ -156,7 +236,7 @@ def start_server_pool(workdir: Path, env: Dict[str, str], rasa_processes: int = 
     """
     action_port = free_port()
     rasa_ports = [free_port() for _ in range(rasa_processes)]
-    full_env = dict(os.environ, SANIC_HOST="127.0.0.1", PYTHONPATH=str(root), TF_CPP_MIN_LOG_LEVEL="2")
+    full_env = dict(os.environ, SANIC_HOST="127.0.0.1", TF_CPP_MIN_LOG_LEVEL="2")
     full_env.pop("TICKET_WEBHOOK_URL", None)
     full_env.update(env)
     full_env["ACTION_SERVER_URL"] = f"http://127.0.0.1:{action_port}/webhook"
@@ -176,5 +256,11 @@ def start_server_pool(workdir: Path, env: Dict[str, str], rasa_processes: int = 
             process.wait()
         raise
     urls = [f"http://127.0.0.1:{port}" for port in rasa_ports]
-    return ServerPool(urls[0], f"http://127.0.0.1:{action_port}", processes, full_env.get("TICKETS_DB_URL", ""),
-                      rasa_urls=urls, logs=logs)
+    return ServerPool(
+        urls[0],
+        f"http://127.0.0.1:{action_port}",
+        processes,
+        full_env.get("TICKETS_DB_URL", ""),
+        rasa_urls=urls,
+        logs=logs,
+    )

@@ -1,4 +1,4 @@
-"""`scripts/bench.py --smoke` against the real servers: every figure is recorded for ours, and
+"""`tools/bench.py --smoke` against the real servers: every figure is recorded for ours, and
 nothing it started is left running. Timings are reported, never asserted."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import List
 
-from scripts import bench
-from servers import model_path
+from tools import bench
+from tests.e2e.servers import model_path
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_TIMED = {"training_s"}  # --skip-train: recorded as null with training_skipped
@@ -36,9 +36,29 @@ def processes_marked(run_id: str) -> List[int]:
 def test_smoke_run_records_every_metric_and_cleans_up(tmp_path):
     out = tmp_path / "bench"
     done = subprocess.run(
-        [sys.executable, "scripts/bench.py", "--smoke", "--only", "ours", "--skip-train", "--model", model_path(),
-         "--messages", "20", "--duration", "3", "--users", "3", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "tools/bench.py",
+            "--smoke",
+            "--only",
+            "ours",
+            "--skip-train",
+            "--model",
+            model_path(),
+            "--messages",
+            "20",
+            "--duration",
+            "3",
+            "--users",
+            "3",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     assert "this assistant" in done.stdout and "ours/starter" in done.stdout
 

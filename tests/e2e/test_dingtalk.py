@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from channels.dingtalk import compute_sign
-from servers import Servers, start_servers
+from tests.e2e.servers import Servers, start_servers
 from tests.fake_http import RecordingServer
 from tickets.store import TicketStore
 
@@ -63,8 +63,11 @@ def dingtalk(tmp_path_factory) -> Iterator[Servers]:
     # Only the channels under test: the REST channel and the credentials.yml entry of DingTalk.
     credentials = workdir / "credentials.yml"
     credentials.write_text("rest:\nchannels.dingtalk.DingTalkInput: {}\n")
-    running = start_servers(workdir, credentials=credentials, extra_env={
-        "DINGTALK_APP_SECRET": SECRET, "DINGTALK_WEBHOOK_HOSTS": "127.0.0.1", "DINGTALK_ALLOW_HTTP": "1"})
+    running = start_servers(
+        workdir,
+        credentials=credentials,
+        extra_env={"DINGTALK_APP_SECRET": SECRET, "DINGTALK_WEBHOOK_HOSTS": "127.0.0.1", "DINGTALK_ALLOW_HTTP": "1"},
+    )
     yield running
     running.stop()
 
@@ -83,17 +86,29 @@ class Chat:
     def body(self, text: str, msg_id: Optional[str] = None, webhook_url: Optional[str] = None) -> Dict[str, Any]:
         now = int(time.time() * 1000)
         return {
-            "msgtype": "text", "text": {"content": f"  {text} "}, "msgId": msg_id or f"msg{uuid.uuid4().hex}",
-            "createAt": now, "conversationType": "2" if self.group else "1", "conversationId": self.conversation_id,
-            "conversationTitle": "Mail help" if self.group else "", "senderId": f"$:LWCP_v1:${self.staff_id}",
-            "senderStaffId": self.staff_id, "senderNick": "Test User", "senderCorpId": "ding-corp",
-            "sessionWebhook": webhook_url or self.webhook.url(self.path), "sessionWebhookExpiredTime": now + 5_400_000,
-            "isAdmin": False, "chatbotUserId": "$:LWCP_v1:$bot", "isInAtList": True,
-            "atUsers": [{"dingtalkId": "$:LWCP_v1:$bot"}], "robotCode": "dingbotcode",
+            "msgtype": "text",
+            "text": {"content": f"  {text} "},
+            "msgId": msg_id or f"msg{uuid.uuid4().hex}",
+            "createAt": now,
+            "conversationType": "2" if self.group else "1",
+            "conversationId": self.conversation_id,
+            "conversationTitle": "Mail help" if self.group else "",
+            "senderId": f"$:LWCP_v1:${self.staff_id}",
+            "senderStaffId": self.staff_id,
+            "senderNick": "Test User",
+            "senderCorpId": "ding-corp",
+            "sessionWebhook": webhook_url or self.webhook.url(self.path),
+            "sessionWebhookExpiredTime": now + 5_400_000,
+            "isAdmin": False,
+            "chatbotUserId": "$:LWCP_v1:$bot",
+            "isInAtList": True,
+            "atUsers": [{"dingtalkId": "$:LWCP_v1:$bot"}],
+            "robotCode": "dingbotcode",
         }
 
-    def post(self, body: Dict[str, Any], secret: Optional[str] = SECRET,
-             timestamp: Optional[int] = None) -> requests.Response:
+    def post(
+        self, body: Dict[str, Any], secret: Optional[str] = SECRET, timestamp: Optional[int] = None
+    ) -> requests.Response:
         return signed_post(self.servers, body, secret, timestamp)
 
     def say(self, text: str, msg_id: Optional[str] = None) -> Dict[str, Any]:
@@ -104,8 +119,9 @@ class Chat:
         return self.webhook.wait_for(self.path, self.replies)[self.replies - 1]
 
 
-def signed_post(servers: Servers, body: Any, secret: Optional[str] = SECRET,
-                timestamp: Optional[int] = None) -> requests.Response:
+def signed_post(
+    servers: Servers, body: Any, secret: Optional[str] = SECRET, timestamp: Optional[int] = None
+) -> requests.Response:
     headers = {"Content-Type": "application/json"}
     if secret is not None:
         stamp = str(timestamp if timestamp is not None else int(time.time() * 1000))
@@ -148,10 +164,12 @@ def test_unsigned_wrongly_signed_or_stale_callbacks_are_refused(dingtalk, webhoo
     chat = Chat(dingtalk, webhook)
     body = chat.body("I forgot my password")
     now = int(time.time() * 1000)
-    answer = {"unsigned": lambda: chat.post(body, secret=None),
-              "wrong secret": lambda: chat.post(body, secret="not-the-secret"),
-              "stale timestamp": lambda: chat.post(body, timestamp=now - 3601 * 1000),
-              "future timestamp": lambda: chat.post(body, timestamp=now + 3601 * 1000)}[how]()
+    answer = {
+        "unsigned": lambda: chat.post(body, secret=None),
+        "wrong secret": lambda: chat.post(body, secret="not-the-secret"),
+        "stale timestamp": lambda: chat.post(body, timestamp=now - 3601 * 1000),
+        "future timestamp": lambda: chat.post(body, timestamp=now + 3601 * 1000),
+    }[how]()
     assert answer.status_code == 401
     assert "error" in answer.json() and "Traceback" not in answer.text
     # the same message signed correctly is still new (it was not recorded as seen)

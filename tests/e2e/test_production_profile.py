@@ -32,10 +32,10 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-
-from actions.knowledge import knowledge
-from servers import RASA, ROOT, ServerPool, free_port, model_path, start_server_pool
 from test_rest_conversations import button_payload
+
+from core.knowledge import knowledge
+from tests.e2e.servers import RASA, ROOT, ServerPool, free_port, model_path, start_server_pool
 from tickets.store import TicketStore
 
 ADMIN_URL = os.environ.get("PRODUCTION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -46,7 +46,7 @@ TICKET = re.compile(r"Your ticket \*\*(ALM-\d{6})\*\* is open in the support que
 
 @dataclass
 class Stores:
-    env: Dict[str, str]          # what endpoints.production.yml and the action server read
+    env: Dict[str, str]  # what endpoints.production.yml and the action server read
     trackers_url: str
     tickets_url: str
     redis: redis.Redis
@@ -77,12 +77,17 @@ def stores() -> Stores:
             pytest.fail(f"the production-profile test needs Redis ({REDIS_URL}): {error}")
         redis_kwargs = client.connection_pool.connection_kwargs
         env = {
-            "TRACKER_DB_HOST": trackers_url.host or "127.0.0.1", "TRACKER_DB_PORT": str(trackers_url.port or 5432),
-            "TRACKER_DB_NAME": name, "TRACKER_DB_USER": trackers_url.username or "",
+            "TRACKER_DB_HOST": trackers_url.host or "127.0.0.1",
+            "TRACKER_DB_PORT": str(trackers_url.port or 5432),
+            "TRACKER_DB_NAME": name,
+            "TRACKER_DB_USER": trackers_url.username or "",
             "TRACKER_DB_PASSWORD": trackers_url.password or "",
-            "REDIS_HOST": redis_kwargs.get("host", "127.0.0.1"), "REDIS_PORT": str(redis_kwargs.get("port", 6379)),
-            "REDIS_DB": str(redis_kwargs.get("db", 1)), "REDIS_PASSWORD": redis_kwargs.get("password") or "",
-            "REDIS_KEY_PREFIX": key_prefix, "TICKETS_DB_URL": tickets_url,
+            "REDIS_HOST": redis_kwargs.get("host", "127.0.0.1"),
+            "REDIS_PORT": str(redis_kwargs.get("port", 6379)),
+            "REDIS_DB": str(redis_kwargs.get("db", 1)),
+            "REDIS_PASSWORD": redis_kwargs.get("password") or "",
+            "REDIS_KEY_PREFIX": key_prefix,
+            "TICKETS_DB_URL": tickets_url,
         }
         yield Stores(env, trackers_url.render_as_string(hide_password=False), tickets_url, client, key_prefix)
     finally:
@@ -110,22 +115,33 @@ def pool(stores, tmp_path_factory) -> ServerPool:
 
 # -- unreachable stores: refuse quickly, with the reason ---------------------------------------------
 BROKEN = {
-    "tracker-db-closed-port": ({"TRACKER_DB_HOST": "127.0.0.1", "TRACKER_DB_PORT": "1"},
-                               "Tracker store PostgreSQL at 127.0.0.1:1 (database {db}, user {user}) is unreachable: "
-                               "connection refused. Start it or fix TRACKER_DB_HOST / TRACKER_DB_PORT."),
-    "redis-closed-port": ({"REDIS_HOST": "127.0.0.1", "REDIS_PORT": "1"},
-                          "Lock store Redis at 127.0.0.1:1 (db {redis_db}) is unreachable: connection refused. "
-                          "Start it or fix REDIS_HOST / REDIS_PORT."),
+    "tracker-db-closed-port": (
+        {"TRACKER_DB_HOST": "127.0.0.1", "TRACKER_DB_PORT": "1"},
+        "Tracker store PostgreSQL at 127.0.0.1:1 (database {db}, user {user}) is unreachable: "
+        "connection refused. Start it or fix TRACKER_DB_HOST / TRACKER_DB_PORT.",
+    ),
+    "redis-closed-port": (
+        {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": "1"},
+        "Lock store Redis at 127.0.0.1:1 (db {redis_db}) is unreachable: connection refused. "
+        "Start it or fix REDIS_HOST / REDIS_PORT.",
+    ),
 }
 
 
 def broken_env(stores: Stores, case: str) -> Tuple[Dict[str, str], str]:
     change, message = BROKEN[case]
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", **stores.env,
-               ACTION_SERVER_URL="http://127.0.0.1:9/webhook")
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        **stores.env,
+        ACTION_SERVER_URL="http://127.0.0.1:9/webhook",
+    )
     env.update(change)
-    return env, message.format(db=stores.env["TRACKER_DB_NAME"], user=stores.env["TRACKER_DB_USER"] or "default",
-                               redis_db=stores.env["REDIS_DB"])
+    return env, message.format(
+        db=stores.env["TRACKER_DB_NAME"],
+        user=stores.env["TRACKER_DB_USER"] or "default",
+        redis_db=stores.env["REDIS_DB"],
+    )
 
 
 def nothing_listens_on(port: int) -> bool:
@@ -137,8 +153,14 @@ def nothing_listens_on(port: int) -> bool:
 def test_preflight_refuses_an_unreachable_store(stores, case):
     env, message = broken_env(stores, case)
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "scripts/check_stores.py", "--endpoints", "endpoints.production.yml",
-                             "--require-shared"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "tools/check_stores.py", "--endpoints", "endpoints.production.yml", "--require-shared"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert message in result.stderr
     assert result.stderr.count("unreachable") == 1  # the other stores are fine and said so
@@ -149,8 +171,7 @@ def test_preflight_refuses_an_unreachable_store(stores, case):
 def test_run_sh_production_profile_refuses_before_starting_anything(stores, case):
     env, message = broken_env(stores, case)
     ports = {"RASA_PORT": free_port(), "ACTION_PORT": free_port(), "TICKETS_API_PORT": free_port()}
-    env.update({name: str(port) for name, port in ports.items()}, ALIMAIL_PROFILE="production",
-               MODEL=model_path())
+    env.update({name: str(port) for name, port in ports.items()}, ALIMAIL_PROFILE="production", MODEL=model_path())
     env.pop("ACTION_SERVER_URL")  # run.sh derives it from ACTION_HOST/ACTION_PORT
     started = time.monotonic()
     result = subprocess.run(["scripts/run.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -163,13 +184,31 @@ def test_run_sh_production_profile_refuses_before_starting_anything(stores, case
 
 def test_rasa_itself_refuses_unreachable_stores(stores, tmp_path):
     """However Rasa is started with endpoints.production.yml, the strict stores stop it (exit 1)."""
+
     def start(case: str) -> Tuple[str, subprocess.CompletedProcess, float, str]:
         env, message = broken_env(stores, case)
         started = time.monotonic()
-        result = subprocess.run([str(RASA), "run", "--model", model_path(), "--interface", "127.0.0.1",
-                                 "--port", str(free_port()), "--credentials", "credentials.yml",
-                                 "--endpoints", "endpoints.production.yml"],
-                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+        result = subprocess.run(
+            [
+                *RASA,
+                "run",
+                "--model",
+                model_path(),
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(free_port()),
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                "endpoints.production.yml",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
         return case, result, time.monotonic() - started, message
 
     with ThreadPoolExecutor(max_workers=len(BROKEN)) as executor:
@@ -189,9 +228,14 @@ def expected_turns(email: str) -> List[Tuple[Any, List[str]]]:
     steps = [step.text.get("en") for step in knowledge().problem("forgot_password").steps]
     return [
         ("hi", ["Hi! I'm the Alibaba Mail security assistant."]),
-        ("I forgot my password", ["**Forgotten Password**\nLikely cause:",
-                                  "If neither SMS nor security questions are available",
-                                  "Is a secure phone number or are security questions set up for your account?"]),
+        (
+            "I forgot my password",
+            [
+                "**Forgotten Password**\nLikely cause:",
+                "If neither SMS nor security questions are available",
+                "Is a secure phone number or are security questions set up for your account?",
+            ],
+        ),
         ("/affirm", [f"Step 1 of 6: {steps[0]}"]),
         *[("/next_step", [f"Step {n} of 6: {steps[n - 1]}"]) for n in range(2, 7)],
         ("/next_step", ["Now check that it worked:\n- After reset, log in successfully using the new password"]),
@@ -226,7 +270,8 @@ def converse(pool: ServerPool, index: int, run_id: str) -> Conversation:
         replies = pool.say(sender, message, via=via)
         texts = [reply.get("text") or "" for reply in replies]
         assert len(texts) == len(expected) and all(piece in text for piece, text in zip(expected, texts)), (
-            f"{sender} turn {turn} ({message!r} via server {via}): expected {expected}, got {texts}")
+            f"{sender} turn {turn} ({message!r} via server {via}): expected {expected}, got {texts}"
+        )
         sent.append(message)
         received.extend(texts)
     match = TICKET.search(received[-1])
@@ -248,8 +293,10 @@ def tracker_texts(trackers_url: str, senders: List[str]) -> Dict[str, Tuple[List
     result: Dict[str, Tuple[List[str], List[str]]] = {sender: ([], []) for sender in senders}
     try:
         with engine.connect() as connection:
-            rows = connection.execute(text("SELECT sender_id, type_name, data FROM events "
-                                           "WHERE sender_id = ANY(:senders) ORDER BY id"), {"senders": senders})
+            rows = connection.execute(
+                text("SELECT sender_id, type_name, data FROM events WHERE sender_id = ANY(:senders) ORDER BY id"),
+                {"senders": senders},
+            )
             for sender, kind, data in rows:
                 if kind == "user":
                     result[sender][0].append(json.loads(data).get("text") or "")
@@ -284,7 +331,10 @@ def test_twenty_conversations_alternating_between_two_rasa_servers(pool, stores)
     for conversation in conversations:
         (ticket,) = store.list_for_sender(conversation.sender, "rest")
         assert (ticket.id, ticket.contact_email, ticket.problem) == (
-            conversation.ticket_id, conversation.email, "forgot_password")
+            conversation.ticket_id,
+            conversation.email,
+            "forgot_password",
+        )
     assert sorted(t.id for t in store.list(limit=1000)) == sorted(ids)
     store.engine.dispose()
 
@@ -307,7 +357,8 @@ def test_both_servers_take_the_conversation_lock_in_redis(pool, stores):
 
     with ThreadPoolExecutor(max_workers=2) as executor:
         waits = list(executor.map(probe, [0, 1]))
-    print(f"[production profile] replies behind a {hold_seconds:.0f}s Redis lock took "
-          f"{waits[0]:.1f}s and {waits[1]:.1f}s")
+    print(
+        f"[production profile] replies behind a {hold_seconds:.0f}s Redis lock took {waits[0]:.1f}s and {waits[1]:.1f}s"
+    )
     assert all(wait >= hold_seconds - 1.5 for wait in waits), waits
     assert not list(stores.redis.scan_iter(f"{stores.key_prefix}:lock:*"))  # released afterwards

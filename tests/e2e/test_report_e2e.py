@@ -15,8 +15,8 @@ from typing import Dict, List
 
 import pytest
 
-from scripts.evaluate_nlu import score
-from scripts.model_hash import model_hash
+from trainer.evaluate import score
+from trainer.model_hash import model_hash
 from trainer.project import read_project
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +32,10 @@ def trained_model() -> str:
 
 
 def run_report(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
-    done = subprocess.run([sys.executable, "-m", "trainer.report", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer.report", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return done
 
@@ -53,8 +54,14 @@ def test_report_end_to_end(tmp_path):
     out = tmp_path / "report"
     # The quick report exactly as TRAINING.md gives it, into a temporary folder.
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL")}
-    done = subprocess.run(["make", "report", "FOLDS=2", "REPORT_EPOCHS=3", f"REPORT_DIR={out}"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        ["make", "report", "FOLDS=2", "REPORT_EPOCHS=3", f"REPORT_DIR={out}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     assert "CV intent accuracy" in done.stdout and f"report: {out / 'index.md'}" in done.stdout
 
@@ -66,8 +73,7 @@ def test_report_end_to_end(tmp_path):
     assert 'src="confusion_matrix.png"' in (out / "index.html").read_text(encoding="utf-8")
 
     labels = training_labels()
-    table = {line.split("|")[1].strip().strip("`"): line for line in page.splitlines()
-             if line.startswith("| `")}
+    table = {line.split("|")[1].strip().strip("`"): line for line in page.splitlines() if line.startswith("| `")}
     assert set(labels) <= set(table), set(labels) - set(table)
     for label in ("forgot_password", "faq/password_rules", "out_of_scope"):
         cells = [cell.strip() for cell in table[label].split("|")[2:6]]
@@ -79,8 +85,11 @@ def test_report_end_to_end(tmp_path):
     assert {row["fold"] for row in cv} == {1, 2}
     assert len({(row["text"], row["expected"]) for row in cv}) == len(cv)  # each utterance tested once
     assert len(cv) >= 0.95 * sum(labels.values())
-    expected = [lang for lang, name in (("en", "heldout.yml"), ("zh", "heldout_zh.yml"))
-                if (ROOT / "tests" / "nlu" / name).exists()]
+    expected = [
+        lang
+        for lang, name in (("en", "heldout.yml"), ("zh", "heldout_zh.yml"))
+        if (ROOT / "tests" / "nlu" / name).exists()
+    ]
     assert [entry["language"] for entry in results["heldout"]] == expected
 
     rows = history(out / "history.csv")

@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 import pytest
 import requests
 
-from actions.knowledge import knowledge
+from core.knowledge import knowledge
 
 
 def button_payload(replies: List[Dict[str, Any]], title: str) -> str:
@@ -117,16 +117,19 @@ def test_something_else_asks_to_rephrase_then_understands(servers, sender):
     assert "Legitimate mail marked as spam" in text_of(replies)
 
 
-@pytest.mark.parametrize("message", [
-    "",
-    "   \n\t ",
-    "a" * 10_000,
-    "word " * 2_000,
-    "🙂🔥🙂",
-    "收到ESO_LOCAL_SPAM退信",
-    "Привет, я забыл пароль от почты",
-    "<script>alert(1)</script>",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "   \n\t ",
+        "a" * 10_000,
+        "word " * 2_000,
+        "🙂🔥🙂",
+        "收到ESO_LOCAL_SPAM退信",
+        "Привет, я забыл пароль от почты",
+        "<script>alert(1)</script>",
+    ],
+)
 def test_bad_input_gets_a_sensible_reply_and_servers_keep_running(servers, sender, message):
     replies = servers.say(sender, message)
     assert replies, f"no reply to {message[:30]!r}"
@@ -139,6 +142,8 @@ def test_bad_input_gets_a_sensible_reply_and_servers_keep_running(servers, sende
 
 def test_malformed_requests_are_refused_without_harm(servers):
     url = f"{servers.rasa_url}/webhooks/rest/webhook"
-    assert requests.post(url, data="{not json", headers={"Content-Type": "application/json"},
-                         timeout=30).status_code >= 400
+    assert (
+        requests.post(url, data="{not json", headers={"Content-Type": "application/json"}, timeout=30).status_code
+        >= 400
+    )
     assert servers.alive()

@@ -14,23 +14,33 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 import yaml
-
 from test_rest_conversations import button_payload, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
 # Candidates for each conversation, tried in order until the model treats one as intended
 # (the model is retrained as the data grows; the test is about the export, not the NLU).
 GIBBERISH = ["Привет, почта совсем сломалась", "Ξέχασα τον κωδικό μου σήμερα", "ßßß ÿÿÿ qqq"]
-FORGOT = ["i forgot my email password and cant log in now", "forgot the password of my alimail account yesterday",
-          "help, i forgot my mailbox password again"]
-BOUNCE = ["every mail i send to the partner bounces with ESO_LOCAL_SPAM since this morning",
-          "my mail to a customer bounced with ESO_LOCAL_SPAM again"]
+FORGOT = [
+    "i forgot my email password and cant log in now",
+    "forgot the password of my alimail account yesterday",
+    "help, i forgot my mailbox password again",
+]
+BOUNCE = [
+    "every mail i send to the partner bounces with ESO_LOCAL_SPAM since this morning",
+    "my mail to a customer bounced with ESO_LOCAL_SPAM again",
+]
+
 
 def trainer(*args: Any) -> subprocess.CompletedProcess:
     """`python -m trainer.review ...` as a trainer runs it (from the project directory)."""
-    result = subprocess.run([sys.executable, "-m", "trainer.review", *map(str, args)], cwd=ROOT,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer.review", *map(str, args)],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -44,8 +54,9 @@ def first_understood(servers, sender: str, candidates: List[str], expected: str)
     tried = []
     for number, text in enumerate(candidates):
         replies = servers.say(f"{sender}-{number}", text)
-        if expected in text_of(replies) or any(b.get("title") == expected for r in replies
-                                               for b in r.get("buttons") or []):
+        if expected in text_of(replies) or any(
+            b.get("title") == expected for r in replies for b in r.get("buttons") or []
+        ):
             return f"{sender}-{number}", text, replies
         tried.append((text, text_of(replies)[:120]))
     raise AssertionError(f"no candidate got {expected!r}: {tried}")
@@ -96,8 +107,7 @@ def test_merge_adds_the_labelled_message_and_keeps_the_rest(exported, conversati
     data = tmp_path / "nlu"
     shutil.copytree(ROOT / "data" / "nlu", data)
     review = tmp_path / "to_review.yml"
-    review.write_text(_label(exported["path"].read_text(encoding="utf-8"), forgot, "forgot_password"),
-                      encoding="utf-8")
+    review.write_text(_label(exported["path"].read_text(encoding="utf-8"), forgot, "forgot_password"), encoding="utf-8")
 
     result = trainer("merge", review, "--data-dir", data)
     assert f"added to {data / 'forgot_password.yml'} (forgot_password): {forgot!r}" in result.stdout

@@ -13,45 +13,92 @@ import subprocess
 import sys
 from pathlib import Path
 
-from servers import RASA, start_servers
+from tests.e2e.servers import RASA, start_servers
 from tests.project_copy import copy_project
 
 KEY = "shared_mailbox"
 TITLE = "Can't open a shared mailbox"
 TRAINING_EN = [
-    "cant open the shared mailbox", "shared mailbox wont open", "no access to our team mailbox anymore",
-    "the shared inbox disappeared from my webmail", "i lost access to the support@ shared mailbox",
-    "how do i get into the shared mailbox", "shared mailbox says permission denied",
-    "team inbox not showing up", "cannot see the group mailbox", "shared mailbox access problem",
-    "my colleague added me to the shared mailbox but i cant open it", "where is the shared mailbox in webmail",
-    "shared mbox not loading", "i need access to a shared mailbox", "the sales shared mailbox is gone",
-    "opening the shared mailbox gives an error", "shared mailbox permissions broken",
-    "cant read mail in the team mailbox", "shared mailbox missing after password reset",
-    "access denied on shared mailbox", "help with shared mailbox access",
+    "cant open the shared mailbox",
+    "shared mailbox wont open",
+    "no access to our team mailbox anymore",
+    "the shared inbox disappeared from my webmail",
+    "i lost access to the support@ shared mailbox",
+    "how do i get into the shared mailbox",
+    "shared mailbox says permission denied",
+    "team inbox not showing up",
+    "cannot see the group mailbox",
+    "shared mailbox access problem",
+    "my colleague added me to the shared mailbox but i cant open it",
+    "where is the shared mailbox in webmail",
+    "shared mbox not loading",
+    "i need access to a shared mailbox",
+    "the sales shared mailbox is gone",
+    "opening the shared mailbox gives an error",
+    "shared mailbox permissions broken",
+    "cant read mail in the team mailbox",
+    "shared mailbox missing after password reset",
+    "access denied on shared mailbox",
+    "help with shared mailbox access",
 ]
 TRAINING_ZH = [
-    "共享邮箱打不开", "打不开共享邮箱", "看不到共享邮箱了", "共享邮箱没权限", "团队邮箱进不去",
-    "共享邮箱提示权限不足", "公共邮箱访问不了", "共享邮箱不见了", "怎么进共享邮箱", "共享邮箱加载不出来",
-    "同事把我加进共享邮箱了但打不开", "网页版里找不到共享邮箱", "共享邮箱报错", "没法访问部门共享邮箱",
-    "共享邮箱权限出问题了", "共享邮箱里的邮件看不了", "改完密码共享邮箱没了", "共享邮箱拒绝访问",
-    "共享邮箱用不了怎么办", "求助共享邮箱访问问题", "销售部共享邮箱进不去",
+    "共享邮箱打不开",
+    "打不开共享邮箱",
+    "看不到共享邮箱了",
+    "共享邮箱没权限",
+    "团队邮箱进不去",
+    "共享邮箱提示权限不足",
+    "公共邮箱访问不了",
+    "共享邮箱不见了",
+    "怎么进共享邮箱",
+    "共享邮箱加载不出来",
+    "同事把我加进共享邮箱了但打不开",
+    "网页版里找不到共享邮箱",
+    "共享邮箱报错",
+    "没法访问部门共享邮箱",
+    "共享邮箱权限出问题了",
+    "共享邮箱里的邮件看不了",
+    "改完密码共享邮箱没了",
+    "共享邮箱拒绝访问",
+    "共享邮箱用不了怎么办",
+    "求助共享邮箱访问问题",
+    "销售部共享邮箱进不去",
 ]
 HELDOUT_EN = [
-    "shared mailbox is not opening for me", "lost my team inbox access", "group mailbox gives permission error",
-    "the shared box vanished", "cant get into support shared inbox", "why cant i open our shared mailbox",
-    "shared mail box access denied", "team mailbox wont load", "no rights on the shared mailbox",
-    "shared mailbox not in my list", "i was given shared mailbox access but nothing shows",
-    "shared inbox error when opening", "unable to open department mailbox", "shared mailbox stopped working",
+    "shared mailbox is not opening for me",
+    "lost my team inbox access",
+    "group mailbox gives permission error",
+    "the shared box vanished",
+    "cant get into support shared inbox",
+    "why cant i open our shared mailbox",
+    "shared mail box access denied",
+    "team mailbox wont load",
+    "no rights on the shared mailbox",
+    "shared mailbox not in my list",
+    "i was given shared mailbox access but nothing shows",
+    "shared inbox error when opening",
+    "unable to open department mailbox",
+    "shared mailbox stopped working",
     "access to the hr shared mailbox broken",
 ]
-HELDOUT_ZH = ["共享邮箱进不去了", "团队邮箱打不开怎么回事", "共享邮箱显示无权限", "部门公共邮箱看不到",
-              "共享邮箱一直加载", "共享箱子打不开", "访问共享邮箱报错了", "共享邮箱突然消失",
-              "没有共享邮箱的访问权限", "人事共享邮箱用不了"]
+HELDOUT_ZH = [
+    "共享邮箱进不去了",
+    "团队邮箱打不开怎么回事",
+    "共享邮箱显示无权限",
+    "部门公共邮箱看不到",
+    "共享邮箱一直加载",
+    "共享箱子打不开",
+    "访问共享邮箱报错了",
+    "共享邮箱突然消失",
+    "没有共享邮箱的访问权限",
+    "人事共享邮箱用不了",
+]
 
 
 def _run(args, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONPATH": str(cwd)})
+    return subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ)
+    )
 
 
 def _replace_todo_line(path: Path, lines: list) -> None:
@@ -60,14 +107,16 @@ def _replace_todo_line(path: Path, lines: list) -> None:
     todo = re.search(r"^(\s*)- TODO .*$", text, flags=re.M)
     assert todo, f"no TODO example line in {path}"
     block = "\n".join(f"{todo.group(1)}- {line}" for line in lines)
-    path.write_text(text[:todo.start()] + block + text[todo.end():], encoding="utf-8")
+    path.write_text(text[: todo.start()] + block + text[todo.end() :], encoding="utf-8")
 
 
 def _fill_in(project: Path) -> None:
     knowledge = project / "knowledge" / "alimail_security.yml"
     text = knowledge.read_text(encoding="utf-8")
-    text = text.replace('source: "TODO: the documented team decision this guide\'s content comes from"',
-                        'source: "Test fixture written by tests/e2e/test_scaffold.py"')
+    text = text.replace(
+        'source: "TODO: the documented team decision this guide\'s content comes from"',
+        'source: "Test fixture written by tests/e2e/test_scaffold.py"',
+    )
     text = re.sub(r'en: "TODO ([^"]*)"', lambda m: f'en: "Shared mailbox: {m.group(1)}"', text)
     text = re.sub(r'zh: "TODO ([^"]*)"', lambda m: f'zh: "共享邮箱：{m.group(1)}"', text)
     knowledge.write_text(text, encoding="utf-8")
@@ -76,8 +125,12 @@ def _fill_in(project: Path) -> None:
     _replace_todo_line(project / "tests" / "nlu" / "heldout.yml", HELDOUT_EN)
     _replace_todo_line(project / "tests" / "nlu" / "heldout_zh.yml", HELDOUT_ZH)
     story = project / "tests" / "stories" / f"test_{KEY}.yml"
-    story.write_text(story.read_text(encoding="utf-8").replace(
-        "TODO a typical first message from a user with this problem", TRAINING_EN[0]), encoding="utf-8")
+    story.write_text(
+        story.read_text(encoding="utf-8").replace(
+            "TODO a typical first message from a user with this problem", TRAINING_EN[0]
+        ),
+        encoding="utf-8",
+    )
 
 
 def _quick_config(project: Path) -> Path:
@@ -105,13 +158,24 @@ def test_a_scaffolded_guide_validates_trains_and_answers(tmp_path):
     _fill_in(project)
     checked = _run([sys.executable, "-m", "trainer.check"], project)
     assert checked.returncode == 0, checked.stdout
-    responses = _run([sys.executable, "scripts/sync_responses.py", "--check"], project)
+    responses = _run([sys.executable, "tools/sync_responses.py", "--check"], project)
     assert responses.returncode == 0, responses.stdout + responses.stderr
-    validated = _run([str(RASA), "data", "validate", "--fail-on-warnings"], project)
+    validated = _run([*RASA, "data", "validate", "--fail-on-warnings"], project)
     assert validated.returncode == 0, validated.stdout[-3000:] + validated.stderr[-3000:]
 
-    trained = _run([str(RASA), "train", "--config", str(_quick_config(project)), "--out", "models",
-                    "--fixed-model-name", "scaffolded"], project)
+    trained = _run(
+        [
+            *RASA,
+            "train",
+            "--config",
+            str(_quick_config(project)),
+            "--out",
+            "models",
+            "--fixed-model-name",
+            "scaffolded",
+        ],
+        project,
+    )
     assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
     model = project / "models" / "scaffolded.tar.gz"
     assert model.exists()

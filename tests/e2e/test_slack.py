@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from servers import RASA, ROOT, Servers, free_port, model_path, start_servers, wait_until
+from tests.e2e.servers import RASA, ROOT, Servers, free_port, model_path, start_servers, wait_until
 from tests.fake_http import RecordingServer
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -41,23 +41,31 @@ class FakeSlackApi:
     @staticmethod
     def _answer(call: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
         body = call["body"] or {}
-        return 200, {"ok": True, "channel": body.get("channel"), "ts": f"{time.time():.6f}",
-                     "message": {"text": body.get("text"), "bot_id": "BFAKE"}}
+        return 200, {
+            "ok": True,
+            "channel": body.get("channel"),
+            "ts": f"{time.time():.6f}",
+            "message": {"text": body.get("text"), "bot_id": "BFAKE"},
+        }
 
     def stop(self) -> None:
         self.server.close()
 
     @staticmethod
     def _posts(calls: List[Dict[str, Any]], channel: str) -> List[Dict[str, Any]]:
-        return [c for c in calls if c["path"].rsplit("/", 1)[-1] == "chat.postMessage"
-                and (c["body"] or {}).get("channel") == channel]
+        return [
+            c
+            for c in calls
+            if c["path"].rsplit("/", 1)[-1] == "chat.postMessage" and (c["body"] or {}).get("channel") == channel
+        ]
 
     def posts(self, channel: str) -> List[Dict[str, Any]]:
         """The chat.postMessage calls to `channel`, in order."""
         return self._posts(self.server.snapshot(), channel)
 
-    def wait_for(self, channel: str, predicate: Callable[[List[Dict[str, Any]]], bool],
-                 timeout: float = REPLY_TIMEOUT) -> List[Dict[str, Any]]:
+    def wait_for(
+        self, channel: str, predicate: Callable[[List[Dict[str, Any]]], bool], timeout: float = REPLY_TIMEOUT
+    ) -> List[Dict[str, Any]]:
         calls = self.server.wait_for(lambda calls: predicate(self._posts(calls, channel)), timeout, poll=0.2)
         if calls is None:
             raise AssertionError(f"no matching post to {channel} within {timeout}s; got {self.posts(channel)!r}")
@@ -88,54 +96,89 @@ def text_of(posts: List[Dict[str, Any]]) -> str:
 
 def slack_buttons(posts: List[Dict[str, Any]]) -> Dict[str, str]:
     """Button label -> value in the Block Kit `actions` blocks of the posts."""
-    return {element["text"]["text"]: element["value"]
-            for post in posts for block in post["body"].get("blocks") or [] if block["type"] == "actions"
-            for element in block["elements"] if element["type"] == "button"}
+    return {
+        element["text"]["text"]: element["value"]
+        for post in posts
+        for block in post["body"].get("blocks") or []
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["type"] == "button"
+    }
 
 
-def signed_headers(raw: bytes, content_type: str, timestamp: Optional[int] = None,
-                   secret: str = SIGNING_SECRET) -> Dict[str, str]:
+def signed_headers(
+    raw: bytes, content_type: str, timestamp: Optional[int] = None, secret: str = SIGNING_SECRET
+) -> Dict[str, str]:
     timestamp = int(time.time()) if timestamp is None else timestamp
     digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + raw, hashlib.sha256).hexdigest()
-    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(timestamp),
-            "X-Slack-Signature": f"v0={digest}"}
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": str(timestamp),
+        "X-Slack-Signature": f"v0={digest}",
+    }
 
 
-def post_json(url: str, body: Dict[str, Any], headers: Optional[Dict[str, str]] = None,
-              **signing: Any) -> requests.Response:
+def post_json(
+    url: str, body: Dict[str, Any], headers: Optional[Dict[str, str]] = None, **signing: Any
+) -> requests.Response:
     raw = json.dumps(body).encode()
-    return requests.post(url, data=raw, headers={**signed_headers(raw, "application/json", **signing),
-                                                 **(headers or {})}, timeout=30)
+    return requests.post(
+        url, data=raw, headers={**signed_headers(raw, "application/json", **signing), **(headers or {})}, timeout=30
+    )
 
 
 def post_interaction(url: str, payload: Dict[str, Any], **signing: Any) -> requests.Response:
     raw = urlencode({"payload": json.dumps(payload)}).encode()
-    return requests.post(url, data=raw, timeout=30,
-                         headers=signed_headers(raw, "application/x-www-form-urlencoded", **signing))
+    return requests.post(
+        url, data=raw, timeout=30, headers=signed_headers(raw, "application/x-www-form-urlencoded", **signing)
+    )
 
 
 def message_event(channel: str, user: str, text: str) -> Dict[str, Any]:
     """An `event_callback` for a direct message to the bot, as Slack sends it."""
     ts = f"{time.time():.6f}"
     return {
-        "token": "unused-verification-token", "team_id": "T0TEST", "api_app_id": "A0TEST",
-        "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:12].upper()}", "event_time": int(time.time()),
+        "token": "unused-verification-token",
+        "team_id": "T0TEST",
+        "api_app_id": "A0TEST",
+        "type": "event_callback",
+        "event_id": f"Ev{uuid.uuid4().hex[:12].upper()}",
+        "event_time": int(time.time()),
         "authorizations": [{"team_id": "T0TEST", "user_id": BOT_USER, "is_bot": True}],
-        "event": {"type": "message", "channel_type": "im", "channel": channel, "user": user, "text": text,
-                  "ts": ts, "event_ts": ts, "client_msg_id": str(uuid.uuid4())},
+        "event": {
+            "type": "message",
+            "channel_type": "im",
+            "channel": channel,
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "event_ts": ts,
+            "client_msg_id": str(uuid.uuid4()),
+        },
     }
 
 
 def block_actions(channel: str, user: str, label: str, value: str) -> Dict[str, Any]:
     """The interaction payload Slack posts when a button of the bot's message is clicked."""
     return {
-        "type": "block_actions", "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
+        "type": "block_actions",
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
         "user": {"id": user, "username": "tester", "team_id": "T0TEST"},
-        "team": {"id": "T0TEST"}, "api_app_id": "A0TEST", "container": {"type": "message", "channel_id": channel},
+        "team": {"id": "T0TEST"},
+        "api_app_id": "A0TEST",
+        "container": {"type": "message", "channel_id": channel},
         "channel": {"id": channel, "name": "directmessage"},
         "message": {"type": "message", "bot_id": "BFAKE", "ts": f"{time.time():.6f}", "text": "…"},
-        "actions": [{"type": "button", "action_id": "rasa_button_0", "block_id": "b1", "value": value,
-                     "text": {"type": "plain_text", "text": label}, "action_ts": f"{time.time():.6f}"}],
+        "actions": [
+            {
+                "type": "button",
+                "action_id": "rasa_button_0",
+                "block_id": "b1",
+                "value": value,
+                "text": {"type": "plain_text", "text": label},
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
     }
 
 
@@ -157,8 +200,15 @@ def slack_servers(tmp_path_factory, fake_slack) -> Servers:
     workdir = tmp_path_factory.mktemp("slack")
     credentials = workdir / "credentials.yml"
     credentials.write_text(CREDENTIALS)
-    running = start_servers(workdir, credentials=credentials, extra_env={
-        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake_slack.url})
+    running = start_servers(
+        workdir,
+        credentials=credentials,
+        extra_env={
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake_slack.url,
+        },
+    )
     yield running
     running.stop()
 
@@ -237,8 +287,9 @@ def test_url_verification_echoes_the_challenge(webhook):
     response = post_json(webhook, {"token": "x", "challenge": challenge, "type": "url_verification"})
     assert response.status_code == 200
     assert response.json() == {"challenge": challenge}
-    assert post_json(webhook, {"challenge": challenge, "type": "url_verification"},
-                     secret="not-the-secret").status_code in (400, 401)
+    assert post_json(
+        webhook, {"challenge": challenge, "type": "url_verification"}, secret="not-the-secret"
+    ).status_code in (400, 401)
 
 
 def test_retries_and_redeliveries_are_not_answered_twice(webhook, fake_slack):
@@ -251,8 +302,10 @@ def test_retries_and_redeliveries_are_not_answered_twice(webhook, fake_slack):
     assert retry.status_code == 200 and retry.headers.get("X-Slack-No-Retry") == "1"
     # any retry reason, even for an event never seen (e.g. its first delivery was lost)
     other = message_event(c["channel"], c["user"], "how long is the sms code valid")
-    assert post_json(webhook, other, headers={"X-Slack-Retry-Num": "2",
-                                              "X-Slack-Retry-Reason": "http_error"}).status_code == 200
+    assert (
+        post_json(webhook, other, headers={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"}).status_code
+        == 200
+    )
     # the same event delivered again without retry headers: caught by its event_id
     assert post_json(webhook, body).status_code == 200
     time.sleep(QUIET_SECONDS)
@@ -269,11 +322,16 @@ def test_bot_messages_and_malformed_bodies_are_not_answered(webhook, slack_serve
     echo["event"]["bot_id"] = "BFAKE"  # the bot's own message coming back as an event
     assert post_json(webhook, echo).status_code == 200
     raw = b"{not json"
-    assert requests.post(webhook, data=raw, headers=signed_headers(raw, "application/json"),
-                         timeout=30).status_code == 400
+    assert (
+        requests.post(webhook, data=raw, headers=signed_headers(raw, "application/json"), timeout=30).status_code == 400
+    )
     raw = urlencode({"payload": "{not json"}).encode()
-    assert requests.post(webhook, data=raw, headers=signed_headers(raw, "application/x-www-form-urlencoded"),
-                         timeout=30).status_code == 400
+    assert (
+        requests.post(
+            webhook, data=raw, headers=signed_headers(raw, "application/x-www-form-urlencoded"), timeout=30
+        ).status_code
+        == 400
+    )
     time.sleep(QUIET_SECONDS)
     assert fake_slack.posts(c["channel"]) == []
     assert slack_servers.alive()
@@ -287,11 +345,26 @@ def unconfigured_rasa(tmp_path_factory):
     credentials.write_text(CREDENTIALS)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(SANIC_HOST="127.0.0.1", PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    env.update(SANIC_HOST="127.0.0.1", TF_CPP_MIN_LOG_LEVEL="2")
     log = workdir / "rasa.log"
-    rasa = subprocess.Popen([str(RASA), "run", "--model", model_path(), "--interface", "127.0.0.1",
-                             "--port", str(port), "--credentials", str(credentials)],
-                            cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    rasa = subprocess.Popen(
+        [
+            *RASA,
+            "run",
+            "--model",
+            model_path(),
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--credentials",
+            str(credentials),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_until(f"http://127.0.0.1:{port}/", rasa, log, 300)
         yield f"http://127.0.0.1:{port}", log
@@ -306,13 +379,16 @@ def unconfigured_rasa(tmp_path_factory):
 def test_without_token_and_secret_the_server_starts_and_slack_gets_503(unconfigured_rasa):
     url, log = unconfigured_rasa
     raw = json.dumps(message_event("D1", "U1", "hi")).encode()
-    response = requests.post(f"{url}/webhooks/slack/webhook", data=raw,
-                             headers=signed_headers(raw, "application/json"), timeout=30)
+    response = requests.post(
+        f"{url}/webhooks/slack/webhook", data=raw, headers=signed_headers(raw, "application/json"), timeout=30
+    )
     assert response.status_code == 503
     challenge = post_json(f"{url}/webhooks/slack/webhook", {"challenge": "c", "type": "url_verification"})
     assert challenge.status_code == 503
     assert requests.get(f"{url}/webhooks/slack/webhook", timeout=30).status_code == 503
     # the other channels keep working
-    assert requests.post(f"{url}/webhooks/rest/webhook", json={"sender": "s", "message": "hi"},
-                         timeout=60).status_code == 200
+    assert (
+        requests.post(f"{url}/webhooks/rest/webhook", json={"sender": "s", "message": "hi"}, timeout=60).status_code
+        == 200
+    )
     assert "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET unset" in log.read_text()

@@ -8,8 +8,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import List
 
-from servers import ROOT
 from test_rest_conversations import button_payload, text_of
+
+from tests.e2e.servers import ROOT
 from tickets.store import TicketStore
 
 TICKET_ID = re.compile(r"\bALM-\d{6}\b")
@@ -35,8 +36,13 @@ def open_ticket_after_failed_step(servers, sender: str, email: str = "jane.doe@c
 
 
 def cli(servers, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "tickets.cli", "--db-url", servers.tickets_db_url, *args],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "tickets.cli", "--db-url", servers.tickets_db_url, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -48,7 +54,11 @@ def test_ticket_opened_in_chat_updated_by_staff_seen_in_chat(servers, sender):
 
     ticket = TicketStore(servers.tickets_db_url).get(ticket_id)
     assert (ticket.problem, ticket.error_code, ticket.channel, ticket.sender_id) == (
-        "eso_local_spam", "ESO_LOCAL_SPAM", "rest", sender)
+        "eso_local_spam",
+        "ESO_LOCAL_SPAM",
+        "rest",
+        sender,
+    )
     assert ticket.contact_email == "jane.doe@corp.example"
     assert ticket.eml_delivery == "I'll attach it when support replies"
     assert any("(failed)" in step for step in ticket.steps_tried)

@@ -21,7 +21,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from servers import ROOT
+from tests.e2e.servers import ROOT
 from tests.project_copy import PROJECT_PARTS, copy_project
 
 GUIDE = ROOT / "TRAINING.md"
@@ -30,8 +30,10 @@ UNSURE = "is my mailbox haunted or something"
 RUN_ELSEWHERE = {
     "make test": "CI runs `make test`, which includes this test",
     "make report": "the full 5-fold run trains the NLU five times: its expansion is checked with make -n here and "
-                   "the same module runs end to end in tests/e2e/test_report_e2e.py",
-    "make report FOLDS=2 REPORT_EPOCHS=3": "run as written (into a temporary REPORT_DIR) by tests/e2e/test_report_e2e.py",
+    "the same module runs end to end in tests/e2e/test_report_e2e.py",
+    "make report FOLDS=2 REPORT_EPOCHS=3": (
+        "run as written (into a temporary REPORT_DIR) by tests/e2e/test_report_e2e.py"
+    ),
 }
 
 
@@ -44,8 +46,11 @@ def guide_commands() -> List[str]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A copy of the project sharing the venv, the spaCy build and the models (links)."""
-    copy = copy_project(tmp_path_factory.mktemp("training-doc") / "project",
-                        PROJECT_PARTS + ("Makefile", "requirements.txt", "requirements-dev.txt"), link_venv=True)
+    copy = copy_project(
+        tmp_path_factory.mktemp("training-doc") / "project",
+        PROJECT_PARTS + ("Makefile", "requirements.txt", "requirements-dev.txt"),
+        link_venv=True,
+    )
     _conversation_store(copy / "var" / "trackers.sqlite3")
     return copy
 
@@ -56,21 +61,24 @@ def _conversation_store(path: Path) -> None:
     domain = Domain.load(str(ROOT / "domain.yml"))
     store = SQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
     now = time.time()
-    parse = {"intent": {"name": "nlu_fallback", "confidence": 0.41},
-             "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.41},
-                                {"name": "out_of_scope", "confidence": 0.38}]}
-    events = [ActionExecuted("action_session_start", timestamp=now), SessionStarted(timestamp=now),
-              ActionExecuted("action_listen", timestamp=now),
-              UserUttered(UNSURE, intent=parse["intent"], parse_data=parse, timestamp=now + 1),
-              ActionExecuted("action_default_ask_affirmation", timestamp=now + 2),
-              ActionExecuted("action_listen", timestamp=now + 3)]
+    parse = {
+        "intent": {"name": "nlu_fallback", "confidence": 0.41},
+        "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.41}, {"name": "out_of_scope", "confidence": 0.38}],
+    }
+    events = [
+        ActionExecuted("action_session_start", timestamp=now),
+        SessionStarted(timestamp=now),
+        ActionExecuted("action_listen", timestamp=now),
+        UserUttered(UNSURE, intent=parse["intent"], parse_data=parse, timestamp=now + 1),
+        ActionExecuted("action_default_ask_affirmation", timestamp=now + 2),
+        ActionExecuted("action_listen", timestamp=now + 3),
+    ]
     asyncio.run(store.save(DialogueStateTracker.from_events("doc-test", events, slots=domain.slots)))
     store.engine.dispose()
 
 
 def make(project: Path, command: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("TRACKER_DB_URL", "MAKEFLAGS", "MAKELEVEL")}
-    env["PYTHONPATH"] = str(project)
     return subprocess.run(command, shell=True, cwd=project, capture_output=True, text=True, timeout=600, env=env)
 
 
@@ -103,7 +111,7 @@ def test_review_export_then_merge(project: Path) -> None:
     text = review.read_text(encoding="utf-8")
     at = text.index(f"text: {UNSURE}") if f"text: {UNSURE}" in text else text.index(UNSURE)
     label = text.index('intent: ""', at)
-    review.write_text(text[:label] + "intent: out_of_scope" + text[label + len('intent: ""'):], encoding="utf-8")
+    review.write_text(text[:label] + "intent: out_of_scope" + text[label + len('intent: ""') :], encoding="utf-8")
     done = make(project, "make review-merge FILE=review/to_review.yml")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"- {UNSURE}\n" in (project / "data" / "nlu" / "out_of_scope.yml").read_text(encoding="utf-8")
@@ -114,7 +122,7 @@ def test_new_problem(project: Path) -> None:
     done = make(project, """make new-problem KEY=shared_mailbox TITLE="Can't open a shared mailbox\"""")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "data/nlu/zh/shared_mailbox.yml" in done.stdout
-    assert "title: {en: \"Can't open a shared mailbox\"" in (project / "knowledge" / "alimail_security.yml").read_text()
+    assert 'title: {en: "Can\'t open a shared mailbox"' in (project / "knowledge" / "alimail_security.yml").read_text()
     refused = make(project, "make check-data")
     assert refused.returncode != 0 and "TODO placeholder" in refused.stdout
 

@@ -16,15 +16,23 @@ import jwt
 import pytest
 import requests
 
-from servers import ROOT, Servers, start_servers, wait_until
+from tests.e2e.servers import ROOT, Servers, start_servers, wait_until
 from tickets.store import TicketStore
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 sync_playwright, expect = playwright_sync.sync_playwright, playwright_sync.expect
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOT = ROOT / "test-output" / "webchat.png"
 PAGE = "/webhooks/socketio/webchat/"
 MARKUP = "<img src=x onerror=alert(1)>"
@@ -112,8 +120,12 @@ def restart_rasa(servers: Servers) -> None:
     rasa.terminate()
     rasa.wait(timeout=30)
     log = Path(args[args.index("--endpoints") + 1]).parent / "rasa-restarted.log"
-    env = dict(os.environ, SANIC_HOST="127.0.0.1", PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2",
-               TICKETS_DB_URL=servers.tickets_db_url)
+    env = dict(
+        os.environ,
+        SANIC_HOST="127.0.0.1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        TICKETS_DB_URL=servers.tickets_db_url,
+    )
     env.pop("TICKET_WEBHOOK_URL", None)
     again = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     servers.processes[1] = again
@@ -123,16 +135,26 @@ def restart_rasa(servers: Servers) -> None:
 # --- the tests -------------------------------------------------------------------------------------
 def test_static_files_have_their_types_and_nothing_else_is_served(chat_servers):
     base = chat_servers.rasa_url + PAGE
-    expected = {"": "text/html", "widget.js": "text/javascript", "widget.css": "text/css",
-                "socket.io.min.js": "text/javascript"}
+    expected = {
+        "": "text/html",
+        "widget.js": "text/javascript",
+        "widget.css": "text/css",
+        "socket.io.min.js": "text/javascript",
+    }
     for name, content_type in expected.items():
         reply = requests.get(base + name, timeout=10)
         assert reply.status_code == 200, name
         assert reply.headers["Content-Type"].startswith(content_type), (name, reply.headers["Content-Type"])
         assert reply.headers["X-Content-Type-Options"] == "nosniff"
     assert "default-src 'self'" in requests.get(base, timeout=10).headers["Content-Security-Policy"]
-    for bad in ["..%2Fcredentials.yml", "%2e%2e%2f%2e%2e%2fcredentials.yml", ".ready", "nope.js",
-                "%2Fetc%2Fpasswd", "..%5C..%5Ccredentials.yml"]:
+    for bad in [
+        "..%2Fcredentials.yml",
+        "%2e%2e%2f%2e%2e%2fcredentials.yml",
+        ".ready",
+        "nope.js",
+        "%2Fetc%2Fpasswd",
+        "..%5C..%5Ccredentials.yml",
+    ]:
         reply = requests.get(base + bad, timeout=10)
         assert reply.status_code in (400, 404), (bad, reply.status_code)
         assert "rest:" not in reply.text and "root:" not in reply.text
@@ -147,7 +169,8 @@ def test_guide_by_buttons_reload_keeps_history_then_ticket(chat_servers, page, d
     wait_for_bot(page, r"^Step 1 of 6:")
     # The typing indicator shows from the moment a message is sent until the reply comes.
     shown = page.evaluate("""() => {
-        const b = [...document.querySelectorAll('.amw-buttons .amw-button')].find(x => x.textContent === 'Done, next step');
+        const b = [...document.querySelectorAll('.amw-buttons .amw-button')]
+            .find(x => x.textContent === 'Done, next step');
         b.click();
         return !document.querySelector('.amw-typing').hidden;
     }""")
@@ -206,7 +229,11 @@ def test_a_whole_guide_and_a_ticket_in_chinese(chat_servers, page, dialogs):
     wait_for_bot(page, r"您的工单 ALM-\d{6} 已在")
     ticket_id = TICKET_ID.search(bot_texts(page)[-1]).group(0)
     ticket = TicketStore(chat_servers.tickets_db_url).get(ticket_id)
-    assert (ticket.language, ticket.problem, ticket.contact_email) == ("zh", "forgot_password", "wang.fang@corp.example")
+    assert (ticket.language, ticket.problem, ticket.contact_email) == (
+        "zh",
+        "forgot_password",
+        "wang.fang@corp.example",
+    )
     assert not [t for t in bot_texts(page) if "Step " in t or "Which email" in t]  # nothing fell back to English
     page.screenshot(path=str(SCREENSHOT.with_name("webchat-zh.png")))
     assert not dialogs
@@ -253,27 +280,36 @@ def test_identity_token_sets_the_sender_and_skips_the_email_question(tmp_path_fa
         expect(page.locator(".amw-status.amw-offline")).to_be_visible()
         context.close()
 
-        token = jwt.encode({"sub": "E1234", "email": "anna.lee@corp.example", "exp": int(time.time()) + 600},
-                           JWT_KEY, algorithm="HS256")
+        token = jwt.encode(
+            {"sub": "E1234", "email": "anna.lee@corp.example", "exp": int(time.time()) + 600},
+            JWT_KEY,
+            algorithm="HS256",
+        )
         context = browser.new_context()
         context.add_init_script(f"window.AlimailWebchatConfig = {{token: {token!r}}};")
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         open_chat(page, servers)
-        assert page.evaluate(
-            "() => JSON.parse(localStorage.getItem(Object.keys(localStorage)[0])).sessionId") == "employee-E1234"
+        assert (
+            page.evaluate("() => JSON.parse(localStorage.getItem(Object.keys(localStorage)[0])).sessionId")
+            == "employee-E1234"
+        )
         type_message(page, "open a ticket")
         type_message(page, "My mailbox shows a strange warning")
         wait_for_bot(page, "Here's the ticket I'll open")
         assert "anna.lee@corp.example" in page.locator(".amw-bot .amw-text").last.inner_text() + "".join(
-            bot_texts(page))
+            bot_texts(page)
+        )
         assert not any("Which email address" in t for t in bot_texts(page))
         click_button(page, "Yes, open it")
         wait_for_bot(page, r"ALM-\d{6}")
         ticket_id = TICKET_ID.search(bot_texts(page)[-1]).group(0)
         ticket = TicketStore(servers.tickets_db_url).get(ticket_id)
         assert (ticket.channel, ticket.sender_id, ticket.contact_email) == (
-            "socketio", "employee-E1234", "anna.lee@corp.example")
+            "socketio",
+            "employee-E1234",
+            "anna.lee@corp.example",
+        )
         context.close()
     finally:
         servers.stop()

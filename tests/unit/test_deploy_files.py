@@ -44,8 +44,11 @@ def variables(text: str) -> Set[str]:
 
 
 def uncommented(path: Path) -> str:
-    return "\n".join(line.split(" #", 1)[0] for line in path.read_text(encoding="utf-8").splitlines()
-                     if not line.lstrip().startswith("#"))
+    return "\n".join(
+        line.split(" #", 1)[0]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if not line.lstrip().startswith("#")
+    )
 
 
 def readme_variables() -> Set[str]:
@@ -64,13 +67,18 @@ def readme_variables() -> Set[str]:
 def production_block() -> str:
     """The production branch of run.sh's profile selection."""
     text = RUN_SH.read_text(encoding="utf-8")
-    return text[text.index("  production)"):text.index("esac")]
+    return text[text.index("  production)") : text.index("esac")]
 
 
 def run_sh_defaults() -> Dict[str, str]:
     """NAME → default of every `NAME=${NAME:-default}` in run.sh's production profile."""
-    return {name: default for name, same, default in
-            re.findall(r"\b([A-Z][A-Z0-9_]*)=\$\{([A-Z][A-Z0-9_]*):-([^}]*)\}", production_block()) if name == same}
+    return {
+        name: default
+        for name, same, default in re.findall(
+            r"\b([A-Z][A-Z0-9_]*)=\$\{([A-Z][A-Z0-9_]*):-([^}]*)\}", production_block()
+        )
+        if name == same
+    }
 
 
 def documented() -> Set[str]:
@@ -110,7 +118,7 @@ def test_endpoints_use_the_strict_stores_and_take_everything_from_the_environmen
 
 def test_no_quoted_variables_in_endpoints():
     """Rasa's YAML reader substitutes ${VAR} only in plain (unquoted) scalars."""
-    from scripts.check_stores import endpoint_file_problems
+    from tools.check_stores import endpoint_file_problems
 
     text = ENDPOINTS.read_text(encoding="utf-8")
     assert endpoint_file_problems(text, {name: "x" for name in variables(text)}) == []
@@ -264,9 +272,15 @@ def test_run_sh_gives_every_endpoints_variable_a_default():
 def test_every_variable_name_is_one_that_run_sh_or_the_readme_documents(source):
     names: Iterable[str] = {
         "endpoints": lambda: variables(uncommented(ENDPOINTS)),
-        "compose": lambda: variables(uncommented(COMPOSE)) | {  # POSTGRES_*: the postgres image's own
-            key for service in compose()["services"].values()
-            for key in (service.get("environment") or {}) if not key.startswith("POSTGRES_")},
+        "compose": lambda: (
+            variables(uncommented(COMPOSE))
+            | {  # POSTGRES_*: the postgres image's own
+                key
+                for service in compose()["services"].values()
+                for key in (service.get("environment") or {})
+                if not key.startswith("POSTGRES_")
+            }
+        ),
         "helm": lambda: set(helm_env(HELM_RASA)),
         "helm-actions": lambda: set(helm_env(HELM_ACTIONS)),
     }[source]()
@@ -277,8 +291,7 @@ def test_every_variable_name_is_one_that_run_sh_or_the_readme_documents(source):
 def test_preflight_flags_a_tracker_store_class_rasa_would_silently_replace_by_memory():
     """Rasa 3.6 falls back to InMemoryTrackerStore when a custom tracker store class can't be imported."""
     from rasa.utils.endpoints import EndpointConfig
-
-    from scripts.check_stores import check_lock_store, check_tracker_store
+    from tools.check_stores import check_lock_store, check_tracker_store
 
     problem, _ = check_tracker_store(EndpointConfig(type="stores.strict.NoSuchStore"), True, 1.0)
     assert "can't be loaded" in problem and "in-memory tracker store" in problem

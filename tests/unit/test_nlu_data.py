@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from rasa.shared.nlu.training_data.loading import load_data
 
-from actions.knowledge import knowledge
+from core.knowledge import knowledge
 from trainer.check import run_checks
 from trainer.project import normalise
 
@@ -27,8 +27,9 @@ def test_rasa_reads_the_same_examples_as_the_data_check():
     """The check's own reader must not miss examples that Rasa trains on (or invent some)."""
     from trainer.project import read_project
 
-    rasa_examples = sorted((label(m), normalise(m.get("text"))) for m in load_data(str(ROOT / "data" / "nlu"))
-                           .intent_examples)
+    rasa_examples = sorted(
+        (label(m), normalise(m.get("text"))) for m in load_data(str(ROOT / "data" / "nlu")).intent_examples
+    )
     ours = sorted((e.intent, e.key) for e in read_project(ROOT).training)
     assert ours == rasa_examples
 
