@@ -7,11 +7,13 @@ SHELL := /bin/bash
 CACHE_DIR ?= $(HOME)/.cache/alimail-assistant
 REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 VENV_CACHE := $(CACHE_DIR)/venv-$(REQ_HASH)
+# .venv is this checkout's own thin venv on top of VENV_CACHE, with the project installed editable.
 VENV := .venv
 PY := $(VENV)/bin/python
-RASA := $(VENV)/bin/rasa
+# Rasa always starts through tools.serve: it checks the Rasa version and applies tools/rasa_patches.py.
+RASA := $(PY) -m tools.serve
 SPACY_MODEL := build/spacy/en_lookup
-MODEL_HASH = $(shell python3 trainer/model_hash.py)
+MODEL_HASH = $(shell python3 -m trainer.model_hash)
 MODEL = models/$(MODEL_HASH).tar.gz
 
 RASA_HOST ?= 127.0.0.1
@@ -27,7 +29,7 @@ MIN_OOS_RECALL_ZH ?= 0.85
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help venv spacy-model responses train run shell test validate test-unit test-stories \
+.PHONY: help venv spacy-model responses train run shell test validate test-unit test-stories lint test-integration \
         test-nlu test-e2e tickets compare-pipelines clean webchat browser check-data new-problem jieba-dict
 .PHONY: report
 .PHONY: bench
@@ -71,21 +73,21 @@ $(VENV)/.ready: requirements.txt requirements-dev.txt pyproject.toml
 spacy-model: $(SPACY_MODEL)/meta.json
 
 $(SPACY_MODEL)/meta.json: tools/build_spacy_model.py $(VENV)/.ready
-	$(PY) tools/build_spacy_model.py $(SPACY_MODEL)
+	$(PY) -m tools.build_spacy_model $(SPACY_MODEL)
 
 # jieba's 60,000 most frequent words (components/mixed_script_tokenizer.py loads them by path).
 JIEBA_DICT := build/jieba/dict.txt
 jieba-dict: $(JIEBA_DICT)
 
 $(JIEBA_DICT): tools/build_jieba_dict.py $(VENV)/.ready
-	$(PY) tools/build_jieba_dict.py $(JIEBA_DICT)
+	$(PY) -m tools.build_jieba_dict $(JIEBA_DICT)
 
 responses: venv
-	$(PY) tools/sync_responses.py
+	$(PY) -m tools.sync_responses
 
 # Trains only when no model exists for the current hash of data, domain and config.
 train: venv spacy-model jieba-dict
-	@$(PY) tools/sync_responses.py --check
+	@$(PY) -m tools.sync_responses --check
 	@mkdir -p models "$(CACHE_DIR)/models"
 	@if [ -f "$(CACHE_DIR)/$(MODEL)" ]; then \
 	  echo "Model up to date: $(MODEL)"; \
@@ -166,7 +168,7 @@ new-problem: venv
 	$(PY) -m trainer.scaffold new-problem "$(KEY)" $(if $(TITLE),--title "$(TITLE)")
 
 validate: venv
-	$(PY) tools/sync_responses.py --check
+	$(PY) -m tools.sync_responses --check
 	$(RASA) data validate --fail-on-warnings
 
 test-stories: train
@@ -174,9 +176,9 @@ test-stories: train
 	  --out results/stories --no-plot
 
 test-nlu: train
-	$(PY) trainer/evaluate.py --model $(MODEL) --test-data tests/nlu/heldout.yml \
+	$(PY) -m trainer.evaluate --model $(MODEL) --test-data tests/nlu/heldout.yml \
 	  --min-accuracy $(MIN_INTENT_ACCURACY) --min-oos-recall $(MIN_OOS_RECALL) --out results/nlu
-	$(PY) trainer/evaluate.py --model $(MODEL) --test-data tests/nlu/heldout_zh.yml \
+	$(PY) -m trainer.evaluate --model $(MODEL) --test-data tests/nlu/heldout_zh.yml \
 	  --min-accuracy $(MIN_INTENT_ACCURACY_ZH) --min-oos-recall $(MIN_OOS_RECALL_ZH) --out results/nlu
 
 # Unit tests: one process, no servers, no PostgreSQL or Redis (tests/unit/<package>/test_<module>.py).
@@ -218,12 +220,12 @@ report: train
 	$(PY) -m trainer.report --model $(MODEL) --folds $(FOLDS) $(if $(REPORT_EPOCHS),--epochs $(REPORT_EPOCHS)) \
 	  $(addprefix --heldout ,$(REPORT_HELDOUT)) --out $(REPORT_DIR)
 
-# Benchmark against the starter bot `rasa init --no-prompt` creates (tools/bench.py): cold training,
+# Benchmark against the starter bot `rasa init --no-prompt` creates (tools/bench/): cold training,
 # time to ready, memory, sequential latency and concurrent users, both bots on this machine in one run.
 # Reports only, never fails on timings. Results: results/bench/latest.json. Quick re-run:
 # make bench ARGS="--skip-train --duration 10"
 bench: train
-	$(PY) tools/bench.py --model $(MODEL) $(ARGS)
+	$(PY) -m tools.bench --model $(MODEL) $(ARGS)
 
 clean:
 	rm -rf build models results .rasa .pytest_cache $(VENV)

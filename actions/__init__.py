@@ -1,0 +1,7 @@
+"""Custom actions, served by the action server (`python -m rasa_sdk --actions actions`)."""
+
+from core.settings import get_settings
+
+# Read the settings when the action server loads this package: an invalid one stops the server
+# at start with the variable's name, not at the first ticket.
+get_settings()

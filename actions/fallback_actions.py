@@ -53,7 +53,7 @@ def suggestion_buttons(kb: Knowledge, tracker: Tracker, lang: str) -> List[Dict[
             # A payload can't carry the FAQ key to the response selector, so the
             # button sends the FAQ's question, which the NLU is trained on.
             faq = kb.faq_for_intent(predicted_faq_intent(tracker))
-            label = kb.label(faq.intent, lang) if faq else None
+            label = kb.label(faq.intent, lang) if faq and faq.intent else None
             payload = faq.question.get(lang) if faq else None
         else:
             label = kb.label(name, lang)

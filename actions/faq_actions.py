@@ -17,7 +17,7 @@ from core.knowledge import Knowledge, knowledge
 def resume_messages(kb: Knowledge, state: GuideState, lang: str) -> List[Dict[str, Any]]:
     """After a detour, repeat what the running guide is waiting for (nothing when no guide runs)."""
     prompt = guide.current_prompt(kb, state, lang)
-    if not prompt:
+    if not prompt or state.problem is None:  # a prompt means a guide runs, so a problem is set
         return []
     return [message(phrases.say("resume", lang, title=kb.problem(state.problem).title.get(lang)))] + prompt
 

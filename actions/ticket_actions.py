@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import datetime
@@ -125,7 +126,8 @@ class ActionSubmitTicket(Action):
             transcript=transcript(tracker.events),
         )
         try:
-            ticket, created = ticket_store().create(new)
+            # SQLAlchemy blocks (up to the SQLite busy timeout): keep other conversations running.
+            ticket, created = await asyncio.to_thread(ticket_store().create, new)
         except StoreUnavailable as error:
             logger.error("ticket not stored: %s", error)
             dispatcher.utter_message(text=phrases.say("ticket_store_down", lang))
@@ -181,12 +183,14 @@ class ActionTicketStatus(Action):
             if asked:
                 if parse_id(asked) is None:
                     raise TicketNotFound(asked)
-                ticket = ticket_store().get_for_sender(asked, tracker.sender_id, channel_of(tracker))
+                ticket = await asyncio.to_thread(
+                    ticket_store().get_for_sender, asked, tracker.sender_id, channel_of(tracker)
+                )
                 dispatcher.utter_message(text=_status_line(ticket, lang))
                 return []
-            mine = ticket_store().list_for_sender(tracker.sender_id, channel_of(tracker))
+            mine = await asyncio.to_thread(ticket_store().list_for_sender, tracker.sender_id, channel_of(tracker))
         except TicketNotFound:
-            dispatcher.utter_message(text=phrases.say("ticket_not_found", lang, id=asked.strip().upper()))
+            dispatcher.utter_message(text=phrases.say("ticket_not_found", lang, id=(asked or "").strip().upper()))
             return []
         except StoreUnavailable as error:
             logger.error("ticket status unavailable: %s", error)

@@ -15,6 +15,7 @@ from core import phrases
 from core.guide import PAYLOAD_NO, PAYLOAD_YES, button
 from core.knowledge import knowledge
 from core.menus import out_of_scope_messages
+from core.secrets import mask_secrets
 from core.ticket_draft import (
     EML_PROBLEMS,
     default_description,
@@ -53,18 +54,20 @@ def clean_email(value: Any) -> Optional[str]:
 
 
 def clean_description(value: Any) -> Optional[str]:
+    """The description on one line, secrets masked (the summary shows it as the ticket will keep it)."""
     if not isinstance(value, str):
         return None
     text = " ".join(value.split())
     if len(text) < MIN_DESCRIPTION or not any(ch.isalpha() for ch in text):
         return None
-    return text[:MAX_DESCRIPTION]
+    return mask_secrets(text[:MAX_DESCRIPTION])
 
 
 def clean_eml_answer(value: Any) -> Optional[str]:
+    """The answer on one line, secrets masked."""
     if not isinstance(value, str) or not value.strip():
         return None
-    return " ".join(value.split())[:MAX_EML_ANSWER]
+    return mask_secrets(" ".join(value.split())[:MAX_EML_ANSWER])
 
 
 def verified_email(tracker: Tracker) -> Optional[str]:

@@ -3,15 +3,14 @@
 Named in credentials.yml as ``channels.dingtalk.DingTalkInput: {}``; the callback URL is
 ``https://<host>/webhooks/dingtalk/webhook``.
 
-Configuration (environment variables, read when Rasa starts):
+Configuration (settings from the environment, core/settings.py, read when Rasa starts):
 
 - ``DINGTALK_APP_SECRET``: the robot application's AppSecret, which signs every callback.
-  Unset → every callback is refused with 503 (the server still starts). The credentials
-  entry may name another variable: ``channels.dingtalk.DingTalkInput: {app_secret_env: MY_VAR}``.
+  Unset → every callback is refused with 503 (the server still starts).
 - ``DINGTALK_WEBHOOK_HOSTS``: comma-separated hosts the replies may be POSTed to (the
   ``sessionWebhook`` comes from the request body, so anything else would be server-side
   request forgery). Default ``oapi.dingtalk.com,api.dingtalk.com``.
-- ``DINGTALK_ALLOW_HTTP=1``: also allow ``http://`` webhooks (local tests only).
+- ``DINGTALK_ALLOW_HTTP=true``: also allow ``http://`` webhooks (local tests only).
 
 A callback is checked (signature and timestamp → 401, body → 400), deduplicated by
 ``msgId``, acknowledged at once and handled in the background: the text goes to Rasa and
@@ -31,7 +30,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import time
 import unicodedata
@@ -61,14 +59,15 @@ from sanic.response import HTTPResponse
 from channels.memory import TTLCache
 from core.language import CHINESE, ENGLISH, has_cjk
 from core.phrases import say
+from core.settings import DEFAULT_DINGTALK_WEBHOOK_HOSTS, Settings, get_settings
+from core.settings import parse_hosts as split_hosts
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "dingtalk"
 SECRET_ENV = "DINGTALK_APP_SECRET"
 HOSTS_ENV = "DINGTALK_WEBHOOK_HOSTS"
-ALLOW_HTTP_ENV = "DINGTALK_ALLOW_HTTP"
-DEFAULT_WEBHOOK_HOSTS: Tuple[str, ...] = ("oapi.dingtalk.com", "api.dingtalk.com")
+DEFAULT_WEBHOOK_HOSTS: Tuple[str, ...] = DEFAULT_DINGTALK_WEBHOOK_HOSTS
 
 MAX_CLOCK_SKEW_MS = 3600 * 1000  # DingTalk: refuse callbacks whose timestamp is more than 1 hour off
 SEND_TIMEOUT = 10.0  # seconds for one POST to the sessionWebhook
@@ -149,13 +148,18 @@ METADATA_FIELDS = (
 )
 
 
-def _string(data: Dict[str, Any], key: str, required: bool = True) -> Optional[str]:
+def _optional_string(data: Dict[str, Any], key: str) -> Optional[str]:
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
-        if required:
-            raise ValueError(f"missing or invalid field {key!r}")
         return None
     return str(value).strip()
+
+
+def _string(data: Dict[str, Any], key: str) -> str:
+    value = _optional_string(data, key)
+    if value is None:
+        raise ValueError(f"missing or invalid field {key!r}")
+    return value
 
 
 def message_text(data: Dict[str, Any]) -> str:
@@ -166,7 +170,9 @@ def message_text(data: Dict[str, Any]) -> str:
         if not isinstance(text, dict) or not isinstance(text.get("content"), str):
             raise ValueError("missing or invalid field 'text.content'")
         return text["content"].strip()
-    content = data.get("content") if isinstance(data.get("content"), dict) else {}
+    content = data.get("content")
+    if not isinstance(content, dict):
+        content = {}
     if msgtype == "richText" and isinstance(content.get("richText"), list):
         return " ".join(
             str(part["text"]).strip() for part in content["richText"] if isinstance(part, dict) and part.get("text")
@@ -188,11 +194,11 @@ def parse_callback(body: bytes) -> DingTalkMessage:
     msg_id = _string(data, "msgId")
     conversation_id = _string(data, "conversationId")
     webhook = _string(data, "sessionWebhook")
-    staff_id = _string(data, "senderStaffId", required=False)
-    sender_id = staff_id or _string(data, "senderId", required=False)
+    staff_id = _optional_string(data, "senderStaffId")
+    sender_id = staff_id or _optional_string(data, "senderId")
     if not sender_id:
         raise ValueError("missing field 'senderStaffId' or 'senderId'")
-    conversation_type = _string(data, "conversationType", required=False) or "1"
+    conversation_type = _optional_string(data, "conversationType") or "1"
     if conversation_type not in ("1", "2"):
         raise ValueError("invalid field 'conversationType'")
     expires = data.get("sessionWebhookExpiredTime")
@@ -213,8 +219,8 @@ def parse_callback(body: bytes) -> DingTalkMessage:
 
 # -- where replies may go ----------------------------------------------------------
 def parse_hosts(value: Optional[str]) -> Tuple[str, ...]:
-    hosts = tuple(h.strip().lower().rstrip(".") for h in (value or "").split(",") if h.strip())
-    return hosts or DEFAULT_WEBHOOK_HOSTS
+    """DINGTALK_WEBHOOK_HOSTS as the settings read it: comma-separated hosts, the default when empty."""
+    return split_hosts(value or "") or DEFAULT_WEBHOOK_HOSTS
 
 
 def webhook_host(url: str) -> str:
@@ -389,16 +395,19 @@ class DingTalkInput(InputChannel):
         return CHANNEL_NAME
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "DingTalkInput":
+    def from_credentials(
+        cls, credentials: Optional[Dict[str, Any]], settings: Optional[Settings] = None
+    ) -> "DingTalkInput":
+        """The channel from the settings (DINGTALK_*); credentials.yml holds no DingTalk keys."""
         credentials = credentials or {}
-        secret_env = str(credentials.get("app_secret_env") or SECRET_ENV)
-        if "app_secret" in credentials:
-            logger.warning("DingTalk: 'app_secret' in credentials.yml is ignored; set %s instead", secret_env)
-        secret = os.environ.get(secret_env, "").strip() or None
-        allow_http = os.environ.get(ALLOW_HTTP_ENV, "").strip().lower() in ("1", "true", "yes")
-        channel = cls(secret, parse_hosts(os.environ.get(HOSTS_ENV)), allow_http)
+        settings = settings or get_settings()
+        for key in ("app_secret", "app_secret_env"):
+            if key in credentials:
+                logger.warning("DingTalk: '%s' in credentials.yml is ignored; set %s instead", key, SECRET_ENV)
+        secret = settings.dingtalk_app_secret
+        channel = cls(secret, settings.dingtalk_webhook_hosts, settings.dingtalk_allow_http)
         if secret is None:
-            logger.warning("DingTalk channel: %s is unset, so every callback is refused (503)", secret_env)
+            logger.warning("DingTalk channel: %s is unset, so every callback is refused (503)", SECRET_ENV)
         return channel
 
     def __init__(

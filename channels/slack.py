@@ -3,7 +3,7 @@
 credentials.yml names it as ``channels.slack.SlackChannel: {}``; the webhook is
 ``/webhooks/slack/webhook`` (Event Subscriptions and Interactivity request URL).
 
-Environment:
+Settings (environment variables, core/settings.py):
 
 - ``SLACK_BOT_TOKEN``       bot token (``xoxb-…``) used to post the replies;
 - ``SLACK_SIGNING_SECRET``  the app's signing secret, checked on every request;
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from http import HTTPStatus
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
@@ -48,6 +47,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.memory import TTLCache
+from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +69,6 @@ MAX_BUTTONS = 25
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_SECTION_TEXT = 3000
-
-
-def _env(name: str) -> str:
-    return (os.environ.get(name) or "").strip()
 
 
 def _media_type(request: Request) -> str:
@@ -176,18 +172,21 @@ class SlackChannel(SlackInput):
         return "slack"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        """Token and signing secret from the environment; other options may come from credentials.yml.
+    def from_credentials(
+        cls, credentials: Optional[Dict[Text, Any]], settings: Optional[Settings] = None
+    ) -> InputChannel:
+        """Token, signing secret and API URL from the settings; other options may come from credentials.yml.
 
         Optional credentials.yml keys (as for rasa's channel): `slack_channel`, `proxy`,
         `use_threads`, `conversation_granularity` (sender | channel | thread).
         """
         credentials = credentials or {}
-        token, secret = _env(ENV_TOKEN), _env(ENV_SIGNING_SECRET)
+        settings = settings or get_settings()
+        token, secret = settings.slack_bot_token or "", settings.slack_signing_secret or ""
         missing = [name for name, value in ((ENV_TOKEN, token), (ENV_SIGNING_SECRET, secret)) if not value]
         if missing:
             logger.warning("Slack channel not configured (%s unset): /webhooks/slack/ answers 503.", ", ".join(missing))
-        api_url = _env(ENV_API_URL) or DEFAULT_API_URL
+        api_url = settings.slack_api_url
         if not api_url.endswith("/"):
             api_url += "/"  # slack_sdk joins base URL and method with urljoin
         return cls(

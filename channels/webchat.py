@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import uuid
 from pathlib import Path
@@ -38,6 +37,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
+
+from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -97,15 +98,19 @@ class WebChatInput(SocketIOInput):
         return "socketio"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(
+        cls, credentials: Optional[Dict[Text, Any]], settings: Optional[Settings] = None
+    ) -> InputChannel:
+        """The channel from credentials.yml; the JWT key from there or WEBCHAT_JWT_KEY (settings)."""
         credentials = credentials or {}
+        settings = settings or get_settings()
         channel = cls(
             credentials.get("user_message_evt", "user_uttered"),
             credentials.get("bot_message_evt", "bot_uttered"),
             credentials.get("namespace"),
             credentials.get("session_persistence", False),
             credentials.get("socketio_path", "/socket.io"),
-            credentials.get("jwt_key") or os.environ.get(JWT_ENV) or None,
+            credentials.get("jwt_key") or settings.webchat_jwt_key,
             credentials.get("jwt_method", "HS256"),
             credentials.get("metadata_key", "metadata"),
         )
@@ -212,11 +217,11 @@ class WebChatInput(SocketIOInput):
                 sender_id = session_id_for(identity)
                 await sio.enter_room(sid, sender_id, namespace=namespace)  # replies go to that room
             elif self.session_persistence:
-                sender_id = data.get("session_id")
-                if not isinstance(sender_id, str) or not sender_id.strip():
+                requested = data.get("session_id")
+                if not isinstance(requested, str) or not requested.strip():
                     logger.warning("Web chat message without a session_id ignored: send session_request first.")
                     return
-                sender_id = sender_id.strip()[:128]
+                sender_id = requested.strip()[:128]
             else:
                 sender_id = sid
 

@@ -44,6 +44,8 @@ class FaqSelector(LogisticRegressionClassifier):
             for e in training_data.intent_examples
             if e.get(INTENT) == retrieval and e.get(INTENT_RESPONSE_KEY) and e.get("text")
         ]
+        if not examples:  # _create_X can't stack nothing; an empty matrix makes train() skip fitting
+            return csr_matrix((0, 0)), []
         return self._create_X(examples), [e.get(INTENT_RESPONSE_KEY) for e in examples]
 
     def process(self, messages: List[Message]) -> List[Message]:

@@ -98,6 +98,11 @@ class MixedScriptWhitespaceTokenizer(WhitespaceTokenizer):
         super().__init__(config)
         configure_jieba(self._config)
 
+    def remove_emoji(self, text: Text) -> Text:
+        """Rasa's emoji pattern spans U+24C2-U+1F251, all of CJK: it would drop every Chinese word
+        between spaces (`hello 收不到验证码 please`). A word with Chinese characters is kept."""
+        return text if has_cjk(text) else super().remove_emoji(text)
+
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         """Whitespace tokens; any token with Chinese characters replaced by its jieba words."""
         return split_chinese(super().tokenize(message, attribute))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional
 
 from core import phrases
-from core.knowledge import ROLE_POSTMASTER, ROLE_USER, Knowledge, Problem, canonical_error_code
+from core.knowledge import ROLE_POSTMASTER, ROLE_USER, Branch, Knowledge, Problem, canonical_error_code
 
 STAGE_BRANCH = "branch"
 STAGE_STEPS = "steps"
@@ -69,8 +69,22 @@ def button(title: str, payload: str) -> Dict[str, str]:
     return {"title": title, "payload": payload}
 
 
+def _problem(knowledge: Knowledge, state: GuideState) -> Problem:
+    """The problem of the running guide (callers check `state.active` first)."""
+    if state.problem is None:
+        raise KeyError("no guide is running")
+    return knowledge.problem(state.problem)
+
+
+def _branch(problem: Problem) -> Branch:
+    """The branch question of a problem in the branch stage (only problems with one get there)."""
+    if problem.branch is None:
+        raise KeyError(f"problem {problem.key} has no branch question")
+    return problem.branch
+
+
 def _steps(knowledge: Knowledge, state: GuideState) -> list:
-    return knowledge.problem(state.problem).steps_for(state.role)
+    return _problem(knowledge, state).steps_for(state.role)
 
 
 def _step_message(knowledge: Knowledge, state: GuideState, lang: str) -> Dict[str, Any]:
@@ -105,7 +119,7 @@ def _verification_message(problem: Problem, lang: str) -> Dict[str, Any]:
 
 
 def _branch_message(problem: Problem, lang: str) -> Dict[str, Any]:
-    branch = problem.branch
+    branch = _branch(problem)
     if branch.kind == "role":
         buttons = [
             button(branch.labels[ROLE_POSTMASTER].get(lang), role_payload(ROLE_POSTMASTER)),
@@ -123,7 +137,7 @@ def current_prompt(knowledge: Knowledge, state: GuideState, lang: str) -> List[D
     """The question or step the guide is waiting on (used to resume after a detour)."""
     if not state.active:
         return []
-    problem = knowledge.problem(state.problem)
+    problem = _problem(knowledge, state)
     if state.stage == STAGE_BRANCH:
         return [_branch_message(problem, lang)]
     if state.stage == STAGE_VERIFY:
@@ -181,8 +195,8 @@ def _escalation_reply(knowledge: Knowledge, state: GuideState, lang: str, text: 
 def _answer_branch(
     knowledge: Knowledge, state: GuideState, lang: str, yes: Optional[bool], role: Optional[str]
 ) -> Reply:
-    problem = knowledge.problem(state.problem)
-    branch = problem.branch
+    problem = _problem(knowledge, state)
+    branch = _branch(problem)
     if branch.kind == "recovery_option":
         if yes is None:
             return Reply([message(phrases.say("please_choose", lang)), _branch_message(problem, lang)], state)
@@ -204,7 +218,7 @@ def _answer_branch(
     new = replace(state, role=role, stage=STAGE_STEPS, step_index=0)
     if role == ROLE_POSTMASTER:
         return Reply([message(phrases.say("postmaster_steps_intro", lang)), _step_message(knowledge, new, lang)], new)
-    steps = knowledge.problem(state.problem).steps_for(ROLE_USER)
+    steps = _problem(knowledge, state).steps_for(ROLE_USER)
     lines = [knowledge.faq(branch.faqs[ROLE_USER]).answer.get(lang), "", phrases.say("user_steps_intro", lang)]
     lines += [f"{n}. {step.text.get(lang)}" for n, step in enumerate(steps, start=1)]
     lines += ["", phrases.say("offer_escalation", lang)]
@@ -222,7 +236,7 @@ def next_step(knowledge: Knowledge, state: GuideState, lang: str) -> Reply:
         new = replace(state, step_index=state.step_index + 1)
         return Reply([_step_message(knowledge, new, lang)], new)
     new = replace(state, stage=STAGE_VERIFY)
-    return Reply([_verification_message(knowledge.problem(state.problem), lang)], new)
+    return Reply([_verification_message(_problem(knowledge, state), lang)], new)
 
 
 def all_steps(knowledge: Knowledge, state: GuideState, lang: str) -> Reply:
@@ -231,7 +245,7 @@ def all_steps(knowledge: Knowledge, state: GuideState, lang: str) -> Reply:
         return Reply([message(phrases.say("no_guide_running", lang))], state)
     if state.stage == STAGE_BRANCH:
         return Reply([message(phrases.say("answer_first", lang))] + current_prompt(knowledge, state, lang), state)
-    problem = knowledge.problem(state.problem)
+    problem = _problem(knowledge, state)
     steps = _steps(knowledge, state)
     first = state.step_index if state.stage == STAGE_STEPS else len(steps)
     lines = [phrases.say("all_steps_intro", lang, title=problem.title.get(lang))]

@@ -7,7 +7,6 @@ to text; `Text.get(lang)` falls back to the file's default language.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -15,8 +14,9 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_KNOWLEDGE_FILE = PROJECT_ROOT / "knowledge" / "alimail_security.yml"
+from core.settings import DEFAULT_KNOWLEDGE_PATH, PROJECT_ROOT, get_settings
+
+DEFAULT_KNOWLEDGE_FILE = PROJECT_ROOT / DEFAULT_KNOWLEDGE_PATH
 
 ROLE_USER = "user"
 ROLE_POSTMASTER = "postmaster"
@@ -198,6 +198,8 @@ def _branch(raw: Mapping[str, Any], lang: str, where: str) -> Branch:
 def _problem(raw: Mapping[str, Any], lang: str) -> Problem:
     key = raw.get("key")
     where = f"problems[{key}]"
+    if key is None:
+        raise KnowledgeError(f"{where}: missing field 'key'")
     try:
         steps = []
         for number, step in enumerate(raw["steps"], start=1):
@@ -278,8 +280,8 @@ def parse_knowledge(raw: Mapping[str, Any]) -> Knowledge:
 
 
 def load_knowledge(path: Optional[Path] = None) -> Knowledge:
-    """Read and check a knowledge file."""
-    path = Path(path or os.environ.get("KNOWLEDGE_FILE") or DEFAULT_KNOWLEDGE_FILE)
+    """Read and check a knowledge file (default: KNOWLEDGE_FILE of the settings)."""
+    path = Path(path or get_settings().knowledge_path())
     with open(path, encoding="utf-8") as handle:
         return parse_knowledge(yaml.safe_load(handle))
 

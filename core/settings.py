@@ -1,40 +1,225 @@
-"""Settings of the production profile that are derived from other settings.
+"""Every setting the Python code takes from the environment: read once, typed, one default each.
+
+    settings = get_settings()                          # this process's settings (os.environ, read once)
+    Settings.from_environ({"TICKETS_DB_URL": "..."})   # from any mapping (tests, tools)
+    Settings(tickets_db_url="...")                     # from values
+
+The variable of a field is its name in upper case (`tickets_db_url` is TICKETS_DB_URL); the
+README's "Settings" table lists them all, and tests/unit/core/test_settings.py keeps the two in
+sync. A value that is empty or only spaces counts as unset (docker-compose passes `${VAR:-}` as
+""), and spaces around a value are dropped, except for the password (taken as Rasa takes it).
+Booleans accept 1/true/yes/on and 0/false/no/off (any case); any other value, a number that is
+not one or out of range, or an unknown choice stops the process with the variable's name.
+
+Modules receive a `Settings`; the composition points (a channel's `from_credentials`, a command's
+`main`, the action server's store) call `get_settings()`. This is the only module that reads
+`os.environ`.
 
     python -m core.settings tickets-db-url
 
-prints the ticket database URL: TICKETS_DB_URL when set, else the tracker database
-(TRACKER_DB_HOST, _PORT, _NAME, _USER, _PASSWORD) as a PostgreSQL URL with the user and
-password URL-encoded. Tickets and Rasa's `events` table don't clash, so one database can hold
-both. Used by scripts/run.sh and deploy/docker-entrypoint.sh.
+prints the ticket database URL (`Settings.tickets_database_url`): for scripts/run.sh and
+deploy/docker-entrypoint.sh, so the shell follows the same rule as the Python code.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping, Optional
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Tuple
+
+from pydantic import BaseSettings, Field, ValidationError, validator
+from pydantic.fields import ModelField
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+DEFAULT_KNOWLEDGE_PATH = Path("knowledge/alimail_security.yml")
+DEFAULT_TICKETS_DB_PATH = PROJECT_ROOT / "var" / "tickets.sqlite3"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DINGTALK_WEBHOOK_HOSTS: Tuple[str, ...] = ("oapi.dingtalk.com", "api.dingtalk.com")
+WEBHOOK_FORMATS = ("json", "dingtalk", "slack")
+MAX_WEBHOOK_ATTEMPTS = 10
+
+Profile = Literal["embedded", "production"]
+WebhookFormat = Literal["json", "dingtalk", "slack"]
 
 
-def tickets_db_url(environ: Optional[Mapping[str, str]] = None) -> str:
-    from sqlalchemy.engine import URL
+class SettingsError(ValueError):
+    """A variable has a value that can't be used; the message names it and says why."""
 
-    env = os.environ if environ is None else environ
-    if env.get("TICKETS_DB_URL"):
-        return env["TICKETS_DB_URL"]
-    return URL.create(
-        "postgresql",
-        env.get("TRACKER_DB_USER") or None,
-        env.get("TRACKER_DB_PASSWORD") or None,
-        env.get("TRACKER_DB_HOST") or "127.0.0.1",
-        int(env.get("TRACKER_DB_PORT") or 5432),
-        env.get("TRACKER_DB_NAME") or "alimail",
-    ).render_as_string(hide_password=False)
+
+def parse_bool(value: object) -> bool:
+    """The one boolean parser: 1/true/yes/on → True, 0/false/no/off → False (any case); else ValueError."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"{value!r} is not a boolean: use {'/'.join(TRUE_WORDS)} or {'/'.join(FALSE_WORDS)}")
+
+
+def parse_hosts(value: str) -> Tuple[str, ...]:
+    """Comma-separated host names, lower case, without spaces or a trailing dot; empty items dropped."""
+    return tuple(h.strip().lower().rstrip(".") for h in value.split(",") if h.strip())
+
+
+def _secret(default: Any = None, **kwargs: Any) -> Any:
+    """A field whose value is never shown (repr, error messages)."""
+    return Field(default, secret=True, **kwargs)
+
+
+class Settings(BaseSettings):
+    """The settings; see the README's "Settings" table for what each one does."""
+
+    alimail_profile: Profile = "embedded"
+    knowledge_file: Path = DEFAULT_KNOWLEDGE_PATH
+    # Tickets: see tickets_database_url() for the default.
+    tickets_db_url: Optional[str] = _secret()
+    tickets_api_token: Optional[str] = _secret()
+    ticket_webhook_url: Optional[str] = _secret()
+    ticket_webhook_format: WebhookFormat = "json"
+    ticket_webhook_secret: Optional[str] = _secret()
+    ticket_webhook_timeout: float = Field(5.0, ge=0.01, le=300.0)
+    ticket_webhook_retries: int = Field(3, ge=1, le=MAX_WEBHOOK_ATTEMPTS)
+    staff_language: Optional[str] = None
+    user: Optional[str] = None
+    # The production profile's tracker database (also Rasa's, through endpoints.production.yml).
+    tracker_db_host: str = "127.0.0.1"
+    tracker_db_port: int = Field(5432, ge=1, le=65535)
+    tracker_db_name: str = "alimail"
+    tracker_db_user: str = "postgres"
+    tracker_db_password: Optional[str] = _secret(strip=False)
+    tracker_db_url: str = _secret("sqlite:///var/trackers.sqlite3")
+    store_check_timeout: float = Field(5.0, gt=0.0, le=300.0)
+    # Channels.
+    slack_bot_token: Optional[str] = _secret()
+    slack_signing_secret: Optional[str] = _secret()
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    dingtalk_app_secret: Optional[str] = _secret()
+    dingtalk_webhook_hosts: Tuple[str, ...] = DEFAULT_DINGTALK_WEBHOOK_HOSTS
+    dingtalk_allow_http: bool = False
+    webchat_jwt_key: Optional[str] = _secret()
+
+    class Config:
+        frozen = True
+        extra = "forbid"
+
+        @classmethod
+        def customise_sources(cls, init_settings: Any, env_settings: Any, file_secret_settings: Any) -> Tuple[Any, ...]:
+            # Only the values given: the environment comes in through from_environ(), so one
+            # code path (empty = unset, stripping, error messages) serves os.environ and tests.
+            return (init_settings,)
+
+    # -- parsing -------------------------------------------------------------------------------
+    @validator("*", pre=True)
+    def _booleans(cls, value: Any, field: ModelField) -> Any:  # a pydantic validator: a classmethod
+        return parse_bool(value) if field.outer_type_ is bool else value
+
+    @validator("dingtalk_webhook_hosts", pre=True)
+    def _hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_hosts(value) or DEFAULT_DINGTALK_WEBHOOK_HOSTS
+        return value
+
+    @validator("ticket_webhook_format", "staff_language", pre=True)
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @classmethod
+    def env_names(cls) -> Dict[str, str]:
+        """Field name → environment variable."""
+        return {name: name.upper() for name in cls.__fields__}
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "Settings":
+        """Settings from a mapping of variable → value (os.environ, or a test's dict); SettingsError if invalid."""
+        values: Dict[str, Any] = {}
+        for name, variable in cls.env_names().items():
+            raw = environ.get(variable)
+            if raw is None or not raw.strip():
+                continue  # unset or empty: the default
+            values[name] = raw if cls.__fields__[name].field_info.extra.get("strip") is False else raw.strip()
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            raise SettingsError(_describe(error, values)) from None
+
+    def __repr_args__(self) -> List[Tuple[Optional[str], Any]]:
+        return [(name, "***" if _is_secret(name) and value is not None else value) for name, value in self]
+
+    # -- derived settings ------------------------------------------------------------------------
+    def tracker_postgres_url(self) -> str:
+        """The production profile's tracker database as a PostgreSQL URL (user and password URL-encoded)."""
+        from sqlalchemy.engine import URL
+
+        return URL.create(
+            "postgresql",
+            self.tracker_db_user or None,
+            self.tracker_db_password or None,
+            self.tracker_db_host,
+            self.tracker_db_port,
+            self.tracker_db_name,
+        ).render_as_string(hide_password=False)
+
+    def tickets_database_url(self) -> str:
+        """The ticket database, one rule for every reader: TICKETS_DB_URL if set; else in the production
+        profile the tracker database (tickets and Rasa's `events` table don't clash); else the SQLite
+        file var/tickets.sqlite3 of the project."""
+        if self.tickets_db_url:
+            return self.tickets_db_url
+        if self.alimail_profile == "production":
+            return self.tracker_postgres_url()
+        return f"sqlite:///{DEFAULT_TICKETS_DB_PATH}"
+
+    def knowledge_path(self, root: Path = PROJECT_ROOT) -> Path:
+        """The knowledge file; a relative KNOWLEDGE_FILE is relative to the project folder `root`."""
+        return root / self.knowledge_file
+
+
+def _is_secret(name: str) -> bool:
+    return bool(Settings.__fields__[name].field_info.extra.get("secret"))
+
+
+def _describe(error: ValidationError, values: Mapping[str, str]) -> str:
+    problems = []
+    for item in error.errors():
+        name = str(item["loc"][0]) if item["loc"] else "?"
+        variable = name.upper()
+        shown = "(hidden)" if name in Settings.__fields__ and _is_secret(name) else repr(values.get(name))
+        problems.append(f"{variable}={shown}: {item['msg']}")
+    return "invalid setting: " + "; ".join(problems)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """This process's settings, read from the environment on the first call (tests: `get_settings.cache_clear()`)."""
+    return Settings.from_environ(os.environ)
+
+
+def process_environment() -> Dict[str, str]:
+    """A copy of the whole environment: only for checking what Rasa's own ${VAR} substitution in an
+    endpoints file will see (tools/check_stores.py), never for our settings."""
+    return dict(os.environ)
+
+
+def main(argv: Iterable[str]) -> int:
+    """`tickets-db-url`: print the ticket database URL. Exit 1 with the reason on an invalid setting."""
+    if list(argv) != ["tickets-db-url"]:
+        print("usage: python -m core.settings tickets-db-url", file=sys.stderr)
+        return 2
+    try:
+        print(get_settings().tickets_database_url())
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["tickets-db-url"]:
-        sys.exit("usage: python -m core.settings tickets-db-url")
-    try:
-        print(tickets_db_url())
-    except ValueError:
-        sys.exit(f"TRACKER_DB_PORT must be a port number, not {os.environ.get('TRACKER_DB_PORT')!r}")
+    sys.exit(main(sys.argv[1:]))

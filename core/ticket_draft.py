@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Dict, Iterable, List, Optional
 
 from core import phrases
 from core.guide import STAGE_DONE, STAGE_STEPS, STAGE_VERIFY, GuideState
 from core.knowledge import ROLE_POSTMASTER, ROLE_USER, Knowledge, knowledge
+from core.secrets import mask_secrets
 
 QUEUE_POSTMASTER = "postmaster"
 QUEUE_SUPPORT = "support"
 DEFAULT_PRIORITY = "Medium"  # no problem identified: the guide's middle severity
 EML_PROBLEMS = ("eso_local_spam", "marked_as_spam")
-
-_PASSWORD = re.compile(r"(?i)\b(password|passwd|passcode|pwd|pw|pass|密码)(\s*(?:is|was|=|:|：|is now|to)?\s*)(\S+)")
-_CODE = re.compile(r"(?<![\w-])\d{4,8}(?![\w-])")
-MASK = "[hidden]"
 
 
 def queue_for(state: GuideState) -> str:
@@ -75,12 +71,6 @@ def steps_tried(kb: Knowledge, state: GuideState) -> List[str]:
         if not record.startswith(f"{state.problem}:"):
             lines.append(f"{record.replace(':', ' ')} (failed)")
     return lines
-
-
-def mask_secrets(text: str) -> str:
-    """Hide passwords and verification codes (4-8 digit numbers, not ticket ids)."""
-    text = _PASSWORD.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
-    return _CODE.sub(MASK, text)
 
 
 def transcript(events: Iterable[Dict[str, Any]], limit: int = 200) -> List[Dict[str, str]]:

@@ -5,8 +5,9 @@
 #   tickets-api   the staff ticket API
 #   check-stores  only the preflight (tools/check_stores.py), e.g. as a Kubernetes init container
 #   anything else is run as a command (e.g. `python -m tickets.cli list`)
-# Settings: the environment variables of the README's "Production profile"; TICKETS_DB_URL
-# defaults to the tracker database, as in scripts/run.sh.
+# Settings: the environment variables of the README's "Settings" table. The image sets
+# ALIMAIL_PROFILE=production, so TICKETS_DB_URL defaults to the tracker database (core/settings.py,
+# the same rule as scripts/run.sh); an invalid setting stops the container here, with its name.
 set -eu
 cd /opt/alimail
 

@@ -3,7 +3,7 @@
 # Ctrl-C stops them all. Called by `make run` / `make shell`, which set MODEL.
 # ALIMAIL_PROFILE=production (`make run-production`): PostgreSQL tracker store, Redis lock store,
 # PostgreSQL tickets, RASA_PROCESSES Rasa servers and ACTION_PROCESSES action server workers;
-# every setting from the environment, with the defaults below (README, "Production profile").
+# every setting from the environment, with the defaults below (README, "Settings").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,9 +35,6 @@ case "$PROFILE" in
       REDIS_HOST=${REDIS_HOST:-127.0.0.1} REDIS_PORT=${REDIS_PORT:-6379} REDIS_DB=${REDIS_DB:-1} \
       REDIS_PASSWORD=${REDIS_PASSWORD:-} REDIS_KEY_PREFIX=${REDIS_KEY_PREFIX:-alimail} \
       ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://$ACTION_HOST:$ACTION_PORT/webhook}
-    # Tickets default to the tracker database (their tables don't clash with Rasa's `events`).
-    TICKETS_DB_URL=$(.venv/bin/python -m core.settings tickets-db-url)
-    export TICKETS_DB_URL
     RASA_PROCESSES=${RASA_PROCESSES:-2}
     ACTION_PROCESSES=${ACTION_PROCESSES:-2}
     for setting in "RASA_PROCESSES=$RASA_PROCESSES" "ACTION_PROCESSES=$ACTION_PROCESSES"; do
@@ -53,6 +50,10 @@ case "$PROFILE" in
     ;;
   *) echo "ALIMAIL_PROFILE must be embedded (the default) or production, not '$PROFILE'" >&2; exit 2 ;;
 esac
+# The ticket database by the one rule of core/settings.py (production profile: the tracker
+# database unless TICKETS_DB_URL is set); an invalid setting stops here, with its name.
+TICKETS_DB_URL=$(.venv/bin/python -m core.settings tickets-db-url)
+export TICKETS_DB_URL
 
 pids=()
 stop() {
@@ -141,7 +142,7 @@ The assistant is running.
   REST channel:  http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook
   Web chat:      http://$RASA_HOST:$RASA_PORT/webhooks/socketio/webchat/   (widget: .../webchat/widget.js)
   Ticket API:    http://$RASA_HOST:$TICKETS_API_PORT/tickets   (needs TICKETS_API_TOKEN; log: build/logs/tickets-api.log)
-  Tickets:       ${TICKETS_DB_URL:-sqlite:///var/tickets.sqlite3}   (staff: .venv/bin/python -m tickets.cli list)
+  Tickets:       $(sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$TICKETS_DB_URL")   (staff: .venv/bin/python -m tickets.cli list)
   Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook \\
           -H 'Content-Type: application/json' -d '{"sender": "me", "message": "I forgot my password"}'
 Press Ctrl-C to stop them all.

@@ -11,7 +11,12 @@ Only SQLAlchemy, psycopg2 and redis are imported here (no Rasa), so the check is
 from __future__ import annotations
 
 import re
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
+
+from core.settings import parse_bool
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 
@@ -37,9 +42,10 @@ class StoreUnreachable(RuntimeError):
 
 
 def flag(value: object) -> bool:
-    """YAML booleans, or the strings an environment variable gives ("true", "1", "yes")."""
+    """YAML booleans, or the strings an environment variable gives, read by the settings' one boolean
+    parser (1/true/yes/on, 0/false/no/off; anything else is a ValueError); empty is false."""
     if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
+        return parse_bool(value) if value.strip() else False
     return bool(value)
 
 
@@ -83,7 +89,7 @@ def _where(host: Optional[str], port: Optional[Union[int, str]]) -> str:
     return f"{host or 'localhost'}:{port}" if port else (host or "localhost")
 
 
-def check_sql(url, what: str, hints: dict, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:  # type: ignore[no-untyped-def]
+def check_sql(url: Union[str, URL], what: str, hints: dict, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
     """Connect once to the SQLAlchemy `url` (str or URL) and run SELECT 1; StoreUnreachable otherwise."""
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url

@@ -8,6 +8,7 @@ can't be imported is silently replaced by the in-memory one.
 These subclasses connect once, with a timeout, when Rasa creates them and otherwise raise
 `StoreUnavailableError` (a RasaException), which ends `rasa run` / `rasa shell` with the
 message and exit code 1. Referenced from endpoints files as `type: stores.strict.<Class>`.
+The tracker store masks typed secrets before writing, as `stores.masking` (its base class) does.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Text
 
 from rasa.core.lock_store import RedisLockStore
-from rasa.core.tracker_store import SQLTrackerStore, validate_port
+from rasa.core.tracker_store import validate_port
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
 
@@ -28,14 +29,15 @@ from stores.connectivity import (
     check_sql,
     flag,
 )
+from stores.masking import MaskingSQLTrackerStore
 
 
 class StoreUnavailableError(StoreUnreachable, RasaException):
     """A configured store is unreachable at start-up; Rasa prints the message and exits 1."""
 
 
-class StrictSQLTrackerStore(SQLTrackerStore):
-    """Rasa's SQL tracker store, but an unreachable database stops start-up with a clear message.
+class StrictSQLTrackerStore(MaskingSQLTrackerStore):
+    """The masking SQL tracker store, but an unreachable database stops start-up with a clear message.
 
     Accepts the same keys as `type: SQL` (dialect, url, port, db, username, password, login_db,
     query) plus `connect_timeout` (seconds, default 5). Empty strings count as unset, so

@@ -14,8 +14,7 @@ import hmac
 import itertools
 import json
 import logging
-import os
-from typing import Any, Awaitable, Callable, Dict, Optional, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, Dict, Optional, Sequence, TypeVar
 
 from sanic import Sanic
 from sanic.exceptions import SanicException
@@ -23,6 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from core.settings import SettingsError, get_settings
 from tickets.store import QUEUES, STATUSES, InvalidChange, StoreUnavailable, TicketNotFound, TicketStore
 
 logger = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def create_app(store: TicketStore, token: Optional[str], name: Optional[str] = N
         # SQLAlchemy calls block; keep them off the event loop.
         return await asyncio.get_running_loop().run_in_executor(None, functools.partial(call, *args))
 
-    def guarded(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Awaitable[HTTPResponse]]:
+    def guarded(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Coroutine[Any, Any, HTTPResponse]]:
         """Token check, then the handler, with store errors mapped to JSON status codes."""
 
         @functools.wraps(handler)
@@ -206,7 +206,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "--db-url",
         default=None,
         metavar="URL",
-        help="ticket database (default: $TICKETS_DB_URL or var/tickets.sqlite3)",
+        help="ticket database (default: TICKETS_DB_URL, else as in the README's Settings table)",
     )
     args = parser.parse_args(argv)
     handler = logging.StreamHandler()
@@ -214,7 +214,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     package_logger = logging.getLogger("tickets")  # Sanic configures its own loggers
     package_logger.addHandler(handler)
     package_logger.setLevel(logging.INFO)
-    token = (os.environ.get(TOKEN_ENV) or "").strip()
+    try:
+        token = get_settings().tickets_api_token or ""
+    except SettingsError as error:
+        parser.error(str(error))
     if not token:
         logger.warning("%s is not set: every /tickets request is refused (503)", TOKEN_ENV)
     elif len(token) < 16:

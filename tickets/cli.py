@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from datetime import datetime, timezone
@@ -16,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from sqlalchemy.exc import ArgumentError
 
+from core.settings import Settings, SettingsError, get_settings
 from tickets.store import (
     QUEUES,
     STATUSES,
@@ -192,22 +192,23 @@ def positive(value: str) -> int:
     return number
 
 
-def default_author() -> str:
+def default_author(settings: Settings) -> str:
     """$USER when it is a usable name, else "staff"."""
     try:
-        return name(os.environ.get("USER") or "staff")
+        return name(settings.user or "staff")
     except argparse.ArgumentTypeError:
         return "staff"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(settings: Optional[Settings] = None) -> argparse.ArgumentParser:
     """The argument parser; `--db-url` is accepted before or after the command."""
+    author = default_author(settings or get_settings())
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--db-url",
         default=argparse.SUPPRESS,
         metavar="URL",
-        help="ticket database (default: $TICKETS_DB_URL or var/tickets.sqlite3)",
+        help="ticket database (default: TICKETS_DB_URL, else as in the README's Settings table)",
     )
     parser = argparse.ArgumentParser(prog=PROG, description="Look at and work on support tickets.", parents=[common])
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -226,26 +227,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("assign", parents=[common], help="assign a ticket to someone")
     p.add_argument("id", type=ticket_id, metavar="ID")
     p.add_argument("assignee", type=name, metavar="NAME")
-    p.add_argument("--by", type=name, default=default_author(), help=by_help)
+    p.add_argument("--by", type=name, default=author, help=by_help)
     p.add_argument("--json", action="store_true")
 
     p = commands.add_parser("status", parents=[common], help="change a ticket's status")
     p.add_argument("id", type=ticket_id, metavar="ID")
     p.add_argument("status", choices=STATUSES, metavar="STATUS", help=" | ".join(STATUSES))
-    p.add_argument("--by", type=name, default=default_author(), help=by_help)
+    p.add_argument("--by", type=name, default=author, help=by_help)
     p.add_argument("--json", action="store_true")
 
     p = commands.add_parser("comment", parents=[common], help="add a comment to a ticket")
     p.add_argument("id", type=ticket_id, metavar="ID")
     p.add_argument("text", nargs="+", metavar="TEXT", help="the comment (several words are joined)")
-    p.add_argument("--by", type=name, default=default_author(), help=by_help)
+    p.add_argument("--by", type=name, default=author, help=by_help)
     p.add_argument("--json", action="store_true")
     return parser
 
 
 # -- commands --------------------------------------------------------------------------------------
 def open_store(url: Optional[str]) -> TicketStore:
-    """A store on `url` (default: the store's own default); a malformed URL is a usage error."""
+    """A store on `url` (default: the ticket database of the settings); a malformed URL is a usage error."""
     try:
         return TicketStore(url)
     except ArgumentError as error:  # includes NoSuchModuleError (unknown dialect)
@@ -302,7 +303,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")  # e.g. "→" on an ASCII terminal
-    parser = build_parser()
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    parser = build_parser(settings)
     args = parser.parse_args(argv)
     try:
         return run(args)

@@ -1,14 +1,14 @@
 """Tell staff about a new ticket through a webhook, in the background.
 
-Configured by environment variables (read at every call):
+Configured by settings (environment variables, read once: core/settings.py):
 
 - ``TICKET_WEBHOOK_URL``: where to POST; unset or empty → no notification.
 - ``TICKET_WEBHOOK_FORMAT``: ``json`` (default), ``dingtalk`` (custom group robot, markdown
   message) or ``slack`` (incoming webhook, Block Kit section).
 - ``TICKET_WEBHOOK_SECRET``: DingTalk robot signing secret ("加签"); when set, ``timestamp`` (ms)
   and ``sign`` query parameters are appended to the URL.
-- ``TICKET_WEBHOOK_TIMEOUT``: seconds per attempt (default 5).
-- ``TICKET_WEBHOOK_RETRIES``: attempts in total (default 3). Connection errors, timeouts,
+- ``TICKET_WEBHOOK_TIMEOUT``: seconds per attempt (default 5, at most 300).
+- ``TICKET_WEBHOOK_RETRIES``: attempts in total (default 3, at most 10). Connection errors, timeouts,
   HTTP 429 and 5xx are retried after a short backoff; other answers are final.
 - ``STAFF_LANGUAGE``: language of the DingTalk/Slack messages' labels (``en`` default, ``zh``);
   the user's own words stay as written, and the conversation's language is one of the fields.
@@ -24,27 +24,28 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 import re
 import threading
 import time
 import urllib.parse
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import requests
 
 from core.knowledge import knowledge
 from core.phrases import say
+from core.secrets import mask_secrets
+from core.settings import MAX_WEBHOOK_ATTEMPTS, WEBHOOK_FORMATS, Settings, get_settings
 from core.ticket_draft import priority_label, queue_label
 from tickets.store import Ticket
 
 logger = logging.getLogger("tickets.notify")
 
 EVENT = "ticket.created"
-FORMATS = ("json", "dingtalk", "slack")
-DEFAULT_TIMEOUT = 5.0
-DEFAULT_ATTEMPTS = 3
-MAX_ATTEMPTS = 10
+FORMATS = WEBHOOK_FORMATS
+DEFAULT_TIMEOUT = Settings.__fields__["ticket_webhook_timeout"].default
+DEFAULT_ATTEMPTS = Settings.__fields__["ticket_webhook_retries"].default
+MAX_ATTEMPTS = MAX_WEBHOOK_ATTEMPTS
 # Wait before the 2nd, 3rd, ... attempt; the last value repeats.
 BACKOFF_SECONDS: Tuple[float, ...] = (0.5, 1.0)
 # Longest Retry-After (HTTP 429/503) that is honoured; longer ones are cut to this.
@@ -93,37 +94,22 @@ class Config:
         )
 
 
-def _number(name: str, default: float, minimum: float, maximum: float) -> float:
-    raw = (os.environ.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        logger.warning("%s=%r is not a number; using %s", name, raw, default)
-        return default
-    if not (minimum <= value <= maximum):  # also rejects nan
-        logger.warning("%s=%r is out of range [%s, %s]; using %s", name, raw, minimum, maximum, default)
-        return default
-    return value
-
-
-def load_config() -> Optional[Config]:
-    """The webhook configuration from the environment; None when no (usable) URL is set."""
-    url = (os.environ.get("TICKET_WEBHOOK_URL") or "").strip()
+def load_config(settings: Optional[Settings] = None) -> Optional[Config]:
+    """The webhook configuration of the settings; None when no (usable) URL is set."""
+    settings = settings or get_settings()
+    url = settings.ticket_webhook_url
     if not url:
         return None
     if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
         logger.warning("TICKET_WEBHOOK_URL is not an http(s) URL; no ticket notifications are sent")
         return None
-    fmt = (os.environ.get("TICKET_WEBHOOK_FORMAT") or "json").strip().lower()
-    if fmt not in FORMATS:
-        logger.warning("TICKET_WEBHOOK_FORMAT=%r is not one of %s; using json", fmt, ", ".join(FORMATS))
-        fmt = "json"
-    secret = os.environ.get("TICKET_WEBHOOK_SECRET") or None
-    timeout = _number("TICKET_WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT, 0.01, 300.0)
-    attempts = int(_number("TICKET_WEBHOOK_RETRIES", DEFAULT_ATTEMPTS, 1, MAX_ATTEMPTS))
-    return Config(url, fmt, secret, timeout, attempts)
+    return Config(
+        url,
+        settings.ticket_webhook_format,
+        settings.ticket_webhook_secret,
+        settings.ticket_webhook_timeout,
+        settings.ticket_webhook_retries,
+    )
 
 
 def redact_url(url: str) -> str:
@@ -156,9 +142,12 @@ def signed_url(url: str, secret: str, timestamp_ms: Optional[int] = None) -> str
 
 # -- payloads ---------------------------------------------------------------------
 def ticket_facts(ticket: Ticket) -> Dict[str, Any]:
-    """What a notification tells: no transcript, no sender id, no attachments."""
+    """What a notification tells: no transcript, no sender id, no attachments; secrets masked."""
     data = ticket.to_dict()
-    return {name: data[name] for name in FACT_FIELDS}
+    facts = {name: data[name] for name in FACT_FIELDS}
+    # The store masks what it keeps; masking again here costs little and protects the chat rooms.
+    facts["description"] = mask_secrets(facts["description"] or "")
+    return facts
 
 
 def json_payload(ticket: Ticket) -> Dict[str, Any]:
@@ -214,11 +203,11 @@ def escape_mrkdwn(value: Any, limit: int = MAX_FIELD, multiline: bool = False) -
     return re.sub(r"@(channel|here|everyone)\b", "@\u2060\\1", text, flags=re.IGNORECASE)
 
 
-def staff_language() -> str:
+def staff_language(settings: Optional[Settings] = None) -> str:
     """The language of staff notifications: STAFF_LANGUAGE if the knowledge file has it, else its default."""
-    wanted = os.environ.get("STAFF_LANGUAGE", "").strip().lower()
+    wanted = (settings or get_settings()).staff_language
     kb = knowledge()
-    return wanted if wanted in kb.languages else kb.default_language
+    return wanted if wanted is not None and wanted in kb.languages else kb.default_language
 
 
 def _yes_no(value: Optional[bool], lang: str) -> str:
@@ -226,13 +215,15 @@ def _yes_no(value: Optional[bool], lang: str) -> str:
 
 
 def _problem(ticket: Ticket, lang: str) -> str:
+    if not ticket.problem:
+        return "—"
     try:
-        return knowledge().problem(ticket.problem).title.get(lang) if ticket.problem else "—"
+        return knowledge().problem(ticket.problem).title.get(lang)
     except KeyError:  # a problem since removed from the knowledge file
         return ticket.problem
 
 
-def _summary_rows(ticket: Ticket, escape, lang: str) -> List[Tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _summary_rows(ticket: Ticket, escape: Callable[..., str], lang: str) -> List[Tuple[str, str]]:
     steps = ", ".join(str(step) for step in ticket.steps_tried) if ticket.steps_tried else "—"
     conversation_language = f"language_name_{ticket.language}"
     rows = [
@@ -272,7 +263,7 @@ def dingtalk_payload(ticket: Ticket) -> Dict[str, Any]:
     rows = _summary_rows(ticket, escape_markdown, lang)
     lines = [f"### {escape_markdown(_title(ticket, lang))}", ""]
     lines += [f"- **{label}:** {value}" for label, value in rows]
-    lines += ["", f"**{say('staff_description', lang)}:**", "", _markdown_block(ticket.description)]
+    lines += ["", f"**{say('staff_description', lang)}:**", "", _markdown_block(mask_secrets(ticket.description))]
     return {"msgtype": "markdown", "markdown": {"title": _clean(_title(ticket, lang), 100), "text": "\n".join(lines)}}
 
 
@@ -284,7 +275,10 @@ def slack_payload(ticket: Ticket) -> Dict[str, Any]:
         [f"*{title}*"]
         + [f"*{label}:* {value}" for label, value in rows]
         + [f"*{say('staff_description', lang)}:*"]
-        + [f">{line}" for line in escape_mrkdwn(ticket.description, MAX_DESCRIPTION, multiline=True).split("\n")]
+        + [
+            f">{line}"
+            for line in escape_mrkdwn(mask_secrets(ticket.description), MAX_DESCRIPTION, multiline=True).split("\n")
+        ]
     )
     return {"text": title, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": body}}]}
 
@@ -342,7 +336,7 @@ def deliver(config: Config, payload: Dict[str, Any], ticket_id: str = "?") -> bo
         except (requests.ConnectionError, requests.Timeout) as error:
             # The exception text contains the URL (with its token): only the class is logged.
             problem = type(error).__name__
-        except Exception as error:  # noqa: BLE001 - a notification must never break anything
+        except Exception as error:  # a notification must never break anything
             problem, retryable = f"unexpected {type(error).__name__}", False
         finally:
             if response is not None:
@@ -370,12 +364,12 @@ def notify_ticket_created(ticket: Ticket) -> Optional[threading.Thread]:
         def run() -> None:
             try:
                 deliver(config, payload, ticket_id)
-            except Exception:  # noqa: BLE001 - deliver doesn't raise; belt and braces
+            except Exception:  # deliver doesn't raise; belt and braces
                 logger.error("ticket %s: notification crashed", ticket_id)
 
         thread = threading.Thread(target=run, name=f"ticket-notify-{ticket_id}", daemon=True)
         thread.start()
         return thread
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         logger.error("ticket notification not started: %s", type(error).__name__)
         return None

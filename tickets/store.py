@@ -1,24 +1,24 @@
-"""Ticket storage through SQLAlchemy: SQLite by default, any database URL by `TICKETS_DB_URL`."""
+"""Ticket storage through SQLAlchemy, in the database `core.settings` names (TICKETS_DB_URL; SQLite by default)."""
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from sqlalchemy import create_engine, event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.sql import Select
 
+from core.secrets import mask_secrets
+from core.settings import Settings, get_settings
 from tickets.schema import migrate, ticket_events, tickets
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DB_PATH = PROJECT_ROOT / "var" / "tickets.sqlite3"
 ID_PREFIX = "ALM-"
 MAX_NUMBER = 2**31 - 1  # the tickets.number column is a 32-bit INTEGER on PostgreSQL
 
@@ -152,6 +152,11 @@ class Ticket:
         return comments[-1] if comments else None
 
 
+def masked_transcript(lines: List[Dict[str, str]]) -> List[Dict[str, str]]:
+    """The transcript with every line's text masked (core.ticket_draft masks it too; the store relies on no one)."""
+    return [{**line, "text": mask_secrets(str(line["text"]))} if "text" in line else dict(line) for line in lines]
+
+
 def _aware(value: datetime) -> datetime:
     # SQLite returns naive datetimes; everything is stored in UTC.
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
@@ -161,12 +166,13 @@ def _postmaster_flag(value: Optional[bool]) -> Optional[str]:
     return None if value is None else ("yes" if value else "no")
 
 
-def database_url() -> str:
-    """`TICKETS_DB_URL`, else the SQLite file under var/ (created on first start)."""
-    return os.environ.get("TICKETS_DB_URL") or f"sqlite:///{DEFAULT_DB_PATH}"
+def database_url(settings: Optional[Settings] = None) -> str:
+    """The ticket database of the settings (Settings.tickets_database_url: TICKETS_DB_URL, else the
+    tracker database in the production profile, else the SQLite file under var/)."""
+    return (settings or get_settings()).tickets_database_url()
 
 
-def _enable_wal(dbapi_connection, timeout_seconds: float) -> None:  # type: ignore[no-untyped-def]
+def _enable_wal(dbapi_connection: sqlite3.Connection, timeout_seconds: float) -> None:
     """Switch an SQLite database to WAL (a persistent setting of the file).
 
     Switching needs an exclusive lock and SQLite reports "database is locked" at once, without
@@ -199,10 +205,14 @@ def make_engine(url: str, timeout_seconds: float = 5.0) -> Engine:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError:
                 pass  # connecting fails later and is reported as StoreUnavailable
-        engine = create_engine(url, connect_args={"timeout": max(timeout_seconds, 15.0), "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": max(timeout_seconds, 15.0), "check_same_thread": False},
+            hide_parameters=True,  # database errors (logged, raised as StoreUnavailable) show no user text
+        )
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA busy_timeout=15000")
@@ -211,7 +221,7 @@ def make_engine(url: str, timeout_seconds: float = 5.0) -> Engine:
             _enable_wal(dbapi_connection, max(timeout_seconds, 15.0))  # readers don't block the writer
 
         @event.listens_for(engine, "begin")
-        def _on_begin(connection):  # type: ignore[no-untyped-def]
+        def _on_begin(connection: Connection) -> None:
             # Take the write lock at the start, so concurrent writers queue instead of failing.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -219,7 +229,7 @@ def make_engine(url: str, timeout_seconds: float = 5.0) -> Engine:
     connect_args: Dict[str, Any] = {}
     if url.startswith("postgresql"):
         connect_args["connect_timeout"] = int(max(1, timeout_seconds))
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, hide_parameters=True)
 
 
 class TicketStore:
@@ -252,15 +262,17 @@ class TicketStore:
             "assignee": None,
             "problem": new.problem,
             "error_code": new.error_code,
-            "steps_tried": json.dumps(new.steps_tried, ensure_ascii=False),
+            "steps_tried": json.dumps(new.steps_tried, ensure_ascii=False),  # the guide's own words
             "is_postmaster": _postmaster_flag(new.is_postmaster),
             "contact_email": new.contact_email,
-            "description": new.description,
-            "eml_delivery": new.eml_delivery,
+            # Free text the user typed: passwords and codes masked before they are stored (issue 12).
+            # The contact email is a validated address, and masking digits would spoil 12345678@qq.com.
+            "description": mask_secrets(new.description),
+            "eml_delivery": None if new.eml_delivery is None else mask_secrets(new.eml_delivery),
             "language": new.language,
             "channel": new.channel,
             "sender_id": new.sender_id,
-            "transcript": json.dumps(new.transcript, ensure_ascii=False),
+            "transcript": json.dumps(masked_transcript(new.transcript), ensure_ascii=False),
         }
         try:
             with self.engine.begin() as connection:
@@ -312,7 +324,7 @@ class TicketStore:
         if status not in STATUSES:
             raise InvalidChange(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
 
-        def change(connection, ticket: Ticket) -> Tuple[Dict[str, Any], str]:
+        def change(connection: Connection, ticket: Ticket) -> Tuple[Dict[str, Any], str]:
             if status == ticket.status:
                 raise InvalidChange(f"{ticket.id} is already {status}")
             if status not in TRANSITIONS[ticket.status]:
@@ -333,10 +345,17 @@ class TicketStore:
     def comment(self, ticket_id: str, text: str, author: str) -> Ticket:
         if not text.strip():
             raise InvalidChange("comment must not be empty")
-        return self._update(ticket_id, author, "comment", lambda connection, ticket: ({}, text.strip()))
+        detail = mask_secrets(text.strip())  # staff may paste what the user wrote
+        return self._update(ticket_id, author, "comment", lambda connection, ticket: ({}, detail))
 
     # -- internals -------------------------------------------------------------
-    def _update(self, ticket_id: str, author: str, kind: str, change) -> Ticket:  # type: ignore[no-untyped-def]
+    def _update(
+        self,
+        ticket_id: str,
+        author: str,
+        kind: str,
+        change: Callable[[Connection, Ticket], Tuple[Dict[str, Any], str]],
+    ) -> Ticket:
         if not author or len(author) > MAX_NAME:
             raise InvalidChange(f"author must be 1 to {MAX_NAME} characters")
         number = parse_id(ticket_id)
@@ -377,7 +396,7 @@ class TicketStore:
             raise TicketNotFound(format_id(number))
         return rows[0]
 
-    def _list(self, query) -> List[Ticket]:  # type: ignore[no-untyped-def]
+    def _list(self, query: Select) -> List[Ticket]:
         self.ensure_schema()
         try:
             with self.engine.connect() as connection:
@@ -398,7 +417,7 @@ class TicketStore:
         return [self._ticket(row, events[row["number"]]) for row in rows]
 
     @staticmethod
-    def _ticket(row, events: List[TicketEvent]) -> Ticket:  # type: ignore[no-untyped-def]
+    def _ticket(row: Mapping[str, Any], events: List[TicketEvent]) -> Ticket:
         flag = row["is_postmaster"]
         return Ticket(
             number=row["number"],

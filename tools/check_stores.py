@@ -10,7 +10,7 @@ and prints one line per store. Every problem is reported (not only the first), e
     connection refused. Start it or fix TRACKER_DB_HOST / TRACKER_DB_PORT.
 
 Exit codes: 0 all reachable, 1 a store is unreachable or misconfigured, 2 the endpoints file
-can't be read (missing file, unset environment variable, quoted ${VAR}).
+can't be read (missing file, unset environment variable, quoted ${VAR}) or a setting is invalid.
 `scripts/run.sh` runs it before starting anything in the production profile, and the
 container entrypoint (deploy/docker-entrypoint.sh) before every server. The stores in
 `stores/strict.py` make the same check inside Rasa, for any other way of starting it.
@@ -19,14 +19,13 @@ container entrypoint (deploy/docker-entrypoint.sh) before every server. The stor
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from core.settings import SettingsError, get_settings, process_environment
 from stores.connectivity import (
-    DEFAULT_TIMEOUT_SECONDS,
     REDIS_HINTS,
     TICKETS_HINTS,
     TRACKER_HINTS,
@@ -179,11 +178,12 @@ def check_lock_store(config: Any, require_shared: bool, timeout: float) -> Tuple
         )
         return problem, "Lock store: in memory"
     if kind == "redis":
-        store_class: Optional[type] = RedisLockStore
+        store_class: type = RedisLockStore
     else:
-        store_class, error = _store_class(kind)
-        if store_class is None:
+        loaded, error = _store_class(kind)
+        if loaded is None:
             return f"Lock store class {kind!r} can't be loaded ({error})", ""
+        store_class = loaded
     if not issubclass(store_class, RedisLockStore):
         return None, f"Lock store: {kind} (not checked here)"
     kwargs = config.kwargs
@@ -239,11 +239,16 @@ def _describe_sql(url: Any) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        print(f"check_stores: {error}", file=sys.stderr)
+        return 2
     parser.add_argument("--endpoints", default="endpoints.production.yml", help="the endpoints file Rasa will use")
     parser.add_argument(
         "--tickets-db-url",
         default=None,
-        help="ticket database URL (default: TICKETS_DB_URL, else the SQLite file under var/)",
+        help="ticket database URL (default: TICKETS_DB_URL, else as in the README's Settings table)",
     )
     parser.add_argument("--no-tickets", action="store_true", help="don't check the ticket database")
     parser.add_argument(
@@ -259,15 +264,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--timeout",
         type=float,
-        default=float(os.environ.get("STORE_CHECK_TIMEOUT", DEFAULT_TIMEOUT_SECONDS)),
+        default=settings.store_check_timeout,
         help="seconds per connection attempt (default 5, or STORE_CHECK_TIMEOUT)",
     )
     args = parser.parse_args(argv)
 
     if args.tickets_only:
-        from tickets.store import database_url
-
-        problem, description = check_tickets(args.tickets_db_url or database_url(), args.timeout)
+        problem, description = check_tickets(args.tickets_db_url or settings.tickets_database_url(), args.timeout)
         if problem:
             print(problem, file=sys.stderr)
             return 1
@@ -278,7 +281,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not path.is_file():
         print(f"check_stores: endpoints file {path} not found", file=sys.stderr)
         return 2
-    problems = endpoint_file_problems(path.read_text(encoding="utf-8"), dict(os.environ))
+    problems = endpoint_file_problems(path.read_text(encoding="utf-8"), process_environment())
     if problems:
         for problem in problems:
             print(f"check_stores: {path}: {problem}", file=sys.stderr)
@@ -297,9 +300,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         check_lock_store(endpoints.lock_store, args.require_shared, args.timeout),
     ]
     if not args.no_tickets:
-        from tickets.store import database_url
-
-        results.append(check_tickets(args.tickets_db_url or database_url(), args.timeout))
+        results.append(check_tickets(args.tickets_db_url or settings.tickets_database_url(), args.timeout))
     failed = False
     for problem, description in results:
         if problem:

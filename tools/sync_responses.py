@@ -27,7 +27,7 @@ HEADER = (
 def variations(text: Text, default: str, languages: List[str]) -> List[Dict[str, Any]]:
     """The default-language text, then per other language two variations with the same text:
     one when the user chose that language, one when it was detected and nothing was chosen."""
-    found = [{"text": text.get(default)}]
+    found: List[Dict[str, Any]] = [{"text": text.get(default)}]
     for lang in languages:
         if lang != default and lang in text.values:
             found.append(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional
 
-from trainer.project import Example, Project, read_project
+from trainer.project import Example, LineDict, Project, read_project
 
 # Minimum training examples per intent, in every language the knowledge file declares.
 MIN_TRAINING = 20
@@ -135,7 +135,7 @@ def check_example_counts(project: Project) -> Iterator[Finding]:
                     "add new test sentences there — never copies of training examples, "
                     "so the test measures how the bot does on words it has not seen.",
                 )
-        unknown = {}
+        unknown: Dict[str, Example] = {}
         for example in examples:
             if example.intent not in labels(project):
                 unknown.setdefault(example.intent, example)
@@ -189,20 +189,20 @@ def check_references(project: Project) -> Iterator[Finding]:
     faq_responses = {name.split("/", 1)[1] for name in project.responses if name.startswith(FAQ_RESPONSE + "/")}
     for step in project.rules + project.test_steps:
         if step.kind == "intent":
-            base = step.name.split("/", 1)[0]
-            if base not in project.intents and step.name not in RASA_DEFAULT_INTENTS:
+            intent = step.name or ""  # an empty `- intent:` is reported as unknown
+            base = intent.split("/", 1)[0]
+            if base not in project.intents and intent not in RASA_DEFAULT_INTENTS:
                 yield Finding(
                     step.path,
                     step.line,
-                    f"'{step.story}' uses intent '{step.name}', which domain.yml does not list.",
+                    f"'{step.story}' uses intent '{intent}', which domain.yml does not list.",
                     "add the intent under `intents:` in domain.yml, or fix the spelling.",
                 )
-            elif base == "faq" and "/" in step.name and step.name.split("/", 1)[1] not in faq_responses:
+            elif base == "faq" and "/" in intent and intent.split("/", 1)[1] not in faq_responses:
                 yield Finding(
                     step.path,
                     step.line,
-                    f"'{step.story}' uses '{step.name}', which has no "
-                    f"answer ({FAQ_RESPONSE}/{step.name.split('/', 1)[1]}).",
+                    f"'{step.story}' uses '{intent}', which has no answer ({FAQ_RESPONSE}/{intent.split('/', 1)[1]}).",
                     "add the FAQ to the knowledge file and run `make responses`.",
                 )
         elif step.kind == "action" and step.name not in known_actions and step.name != FAQ_RESPONSE:
@@ -364,7 +364,7 @@ def check_problems_and_faqs(project: Project) -> Iterator[Finding]:
             )
 
 
-def _unrendered_steps(problem: Dict[str, Any], path: str) -> Iterator[Finding]:
+def _unrendered_steps(problem: LineDict, path: str) -> Iterator[Finding]:
     """Steps no answer shows: a role nobody is asked for, or an empty text."""
     branch = problem.get("branch") or {}
     asks_role = branch.get("kind") == "role"
@@ -429,7 +429,7 @@ def check_texts(project: Project) -> Iterator[Finding]:
 
 def _placeholders(project: Project) -> Iterator[Finding]:
     folders = [
-        project.root / "knowledge" / "alimail_security.yml",
+        project.root / project.knowledge_path,
         project.root / "domain.yml",
         project.root / "data",
         project.root / "tests" / "nlu",
@@ -463,10 +463,11 @@ def run_checks(root: Path) -> List[Finding]:
     try:
         project = read_project(root)
     except Exception as error:  # a file that is not valid YAML: say which and where
+        mark = getattr(error, "problem_mark", None)  # where yaml's MarkedYAMLError found the problem
         return [
             Finding(
-                getattr(error, "problem_mark", None) and str(error.problem_mark.name) or "?",
-                getattr(getattr(error, "problem_mark", None), "line", -1) + 1,
+                mark and str(mark.name) or "?",
+                getattr(mark, "line", -1) + 1,
                 f"the file could not be read: {error}",
                 "fix the YAML (indentation, a missing quote or colon) at that line.",
             )

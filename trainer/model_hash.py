@@ -36,13 +36,6 @@ def _module_file(root: Path, module: str) -> Path | None:
     return None
 
 
-def _package_inits(root: Path, module: str) -> List[Path]:
-    """The `__init__.py` of every package on the way to `module` (Python runs them on import)."""
-    parts = module.split(".")
-    inits = [root.joinpath(*parts[:i], "__init__.py") for i in range(1, len(parts) + 1)]
-    return [path for path in inits if path.is_file()]
-
-
 def _imports(path: Path, module: str) -> Iterable[str]:
     """Every module name `path` imports, relative imports resolved; `a.b` also yields `a.b.name`."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
@@ -72,8 +65,10 @@ def pipeline_modules(root: Path = ROOT) -> List[Path]:
         path = _module_file(root, module)
         if path is None:
             continue
-        files.update(_package_inits(root, module))
         files.add(path)
+        # Importing a.b.c first runs a/__init__.py and a/b/__init__.py, and whatever they import.
+        parts = module.split(".")
+        pending.extend(".".join(parts[:i]) for i in range(1, len(parts)))
         pending.extend(_imports(path, module))
     return sorted(files)
 

@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional
 import yaml
 
 from core.language import CHINESE, ENGLISH, has_cjk
+from core.settings import get_settings
 
 # Rasa's entity annotations: [text](entity), [text](entity:value), [text]{...}, [text][...].
 ANNOTATION = re.compile(r"\[([^\]]+?)\](?:\(([^)]*)\)|\{[^}]*\}|\[[^\]]*\])")
@@ -44,7 +45,7 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _map
 def load_yaml(path: Path) -> Any:
     """Parse a YAML file; mappings are `LineDict`s that know their line."""
     with path.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(handle, Loader=_LineLoader)  # safe: _LineLoader is a SafeLoader subclass
 
 
 def plain_text(example: str) -> str:
@@ -121,7 +122,7 @@ class Project:
 
     @property
     def knowledge_path(self) -> str:
-        return "knowledge/alimail_security.yml"
+        return str(get_settings().knowledge_file)
 
 
 def nlu_examples(path: Path, root: Path) -> Iterator[Example]:
@@ -129,7 +130,7 @@ def nlu_examples(path: Path, root: Path) -> Iterator[Example]:
     data = load_yaml(path) or {}
     lines = path.read_text(encoding="utf-8").splitlines()
     for item in data.get("nlu") or []:
-        if not isinstance(item, dict) or "intent" not in item:
+        if not isinstance(item, LineDict) or "intent" not in item:
             continue
         block_line = next((n for n in range(item.line - 1, len(lines)) if "examples:" in lines[n]), item.line - 1)
         for offset, raw in enumerate(str(item.get("examples") or "").splitlines(), start=1):
@@ -151,7 +152,7 @@ def _story_steps(path: Path, root: Path, section: str) -> Iterator[Step]:
     for story in data.get(section) or []:
         title = story.get("rule") or story.get("story") or "?"
         for step in list(story.get("condition") or []) + list(story.get("steps") or []):
-            if not isinstance(step, dict):
+            if not isinstance(step, LineDict):
                 continue
             for kind in ("intent", "action", "active_loop"):
                 if kind in step:
@@ -202,7 +203,7 @@ def read_project(root: Path) -> Project:
     domain = load_yaml(domain_path) or {}
     project.intents = _list_lines(domain_path, "intents") or _names_with_lines(domain.get("intents"), 1)
     project.actions = _list_lines(domain_path, "actions")
-    responses = domain.get("responses") or {}
+    responses = domain.get("responses") or LineDict()
     project.responses = {name: responses.line for name in responses}
     project.responses.update(_key_lines(domain_path, "responses", set(responses)))
     forms = domain.get("forms") or {}
@@ -212,7 +213,7 @@ def read_project(root: Path) -> Project:
         if "nlu" in data:
             project.training.extend(nlu_examples(path, root))
         if "responses" in data:
-            block = data["responses"] or {}
+            block = data["responses"] or LineDict()
             project.responses.update({name: block.line for name in block})
             project.responses.update(_key_lines(path, "responses", set(block)))
         if "rules" in data:
@@ -225,6 +226,6 @@ def read_project(root: Path) -> Project:
             project.heldout[match.group(1) or "en"] = list(nlu_examples(path, root))
     for path in sorted((root / "tests" / "stories").glob("*.yml")):
         project.test_steps.extend(_story_steps(path, root, "stories"))
-    knowledge_path = root / "knowledge" / "alimail_security.yml"
+    knowledge_path = get_settings().knowledge_path(root)
     project.knowledge = load_yaml(knowledge_path)
     return project

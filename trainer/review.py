@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import os
 import re
 import sys
 import textwrap
@@ -26,7 +25,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
-from core.ticket_draft import mask_secrets
+from core.secrets import mask_secrets
+from core.settings import Settings, get_settings
 from trainer.review_db import Event, TrackerDbError, conversations, read_events, safe_url
 from trainer.review_nlu import (
     ANNOTATION,
@@ -43,7 +43,7 @@ from trainer.review_nlu import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DB_URL = "sqlite:///var/trackers.sqlite3"
+DEFAULT_DB_URL = Settings.__fields__["tracker_db_url"].default
 DEFAULT_OUT = Path("review/to_review.yml")
 SKIPPED_NAME = "skipped.yml"
 MIN_CONFIDENCE = 0.7
@@ -66,13 +66,6 @@ _PHONE = re.compile(
     r"(?<![A-Za-z0-9_.+-])(?:(?:\+|00)\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?"
     r"\d{2,4}(?:[\s.-]?\d{2,4}){1,4}(?![A-Za-z0-9_-]|\.\d)"
 )
-_CODE = re.compile(r"(?<![A-Za-z0-9_-])\d{4,8}(?![A-Za-z0-9_-])")  # as mask_secrets, next to Chinese too
-# A password keyword and the word after it, as in mask_secrets; masked only when that word looks
-# like a secret ("password for my mailbox" and "password is wrong" are training material).
-_PASSWORD = re.compile(
-    r"(?i)(?:\b(?:password|passwd|passcode|pwd|pw|pass)\b|密码)"
-    r"(\s*(?:is now|is|was|to|=|:|：|是|为)?\s*)(\S+)"
-)
 _NOT_PHONE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}|\d{1,3}(?:\.\d{1,3}){3}")
 EMAIL_MASK, PHONE_MASK = "[email]", "[phone]"
 _MASKS = re.compile(r"\[(?:email|phone|hidden)\]")
@@ -92,24 +85,12 @@ def _phone_or_not(match: "re.Match[str]") -> str:
     return PHONE_MASK
 
 
-def looks_secret(separator: str, word: str) -> bool:
-    """ "password: x", or a word with a digit or a symbol inside ("Hunter2!", "p@ss")."""
-    word = word.rstrip(".,;!?。，；！？")
-    return separator.strip() in ("=", ":", "：") or any(ch.isdigit() or not ch.isalnum() for ch in word)
-
-
-def _password_or_not(match: "re.Match[str]") -> str:
-    return mask_secrets(match.group(0)) if looks_secret(match.group(1), match.group(2)) else match.group(0)
-
-
 def mask_personal(text: str) -> str:
-    """E-mail addresses and phone numbers masked, then passwords and codes with the tickets' masking
-    (mask_secrets), applied only where a secret is likely: on its own it masks any word after
-    "password", which would spoil training examples like "password reset not working"."""
-    text = _EMAIL.sub(EMAIL_MASK, text)
-    text = _PHONE.sub(_phone_or_not, text)
-    text = _PASSWORD.sub(_password_or_not, text)
-    return _CODE.sub(lambda m: mask_secrets(m.group(0)), text)
+    """E-mail addresses, then secrets (core.secrets: passwords, codes, tokens, cards), then phone
+    numbers masked. core.secrets keeps what only talks about them ("password reset not working"),
+    which is training material."""
+    text = mask_secrets(_EMAIL.sub(EMAIL_MASK, text))
+    return _PHONE.sub(_phone_or_not, text)
 
 
 def one_line(text: str) -> str:
@@ -551,7 +532,7 @@ def plan_item(
         if target is None
         else check_annotations(text, entities)
     )
-    if problem:
+    if problem or target is None:  # no target is one of the problems above
         plan.errors.append(f"{describe(number, item)}: {problem}")
         return
     key = normalise(text)
@@ -642,7 +623,8 @@ def merge(args: argparse.Namespace) -> int:
 
 # --- command line ------------------------------------------------------------------------------------
 def default_db_url() -> str:
-    return os.environ.get("TRACKER_DB_URL") or DEFAULT_DB_URL
+    """TRACKER_DB_URL of the settings (default sqlite:///var/trackers.sqlite3)."""
+    return get_settings().tracker_db_url
 
 
 def parser() -> argparse.ArgumentParser:
@@ -652,7 +634,7 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--db-url",
         default=default_db_url(),
-        help="tracker store SQLAlchemy URL (default: $TRACKER_DB_URL or %(default)s)",
+        help=f"tracker store SQLAlchemy URL (default: TRACKER_DB_URL, else {DEFAULT_DB_URL})",
     )
     out.add_argument("--since", dest="since_text", metavar="DATE", help="only messages from this ISO date (UTC)")
     out.add_argument("--out", type=Path, default=DEFAULT_OUT, help="review file (default: %(default)s)")

@@ -55,7 +55,11 @@ def sqlite_engine(database: Optional[str], timeout: float) -> Engine:
         raise TrackerDbError(f"no tracker database at {path} (has the bot had any conversation yet?)")
     uri = f"file:{quote(str(path))}?mode=ro"
     return create_engine(
-        "sqlite://", poolclass=NullPool, future=True, creator=lambda: sqlite3.connect(uri, uri=True, timeout=timeout)
+        "sqlite://",
+        poolclass=NullPool,
+        future=True,
+        hide_parameters=True,  # errors show no sender ids or texts
+        creator=lambda: sqlite3.connect(uri, uri=True, timeout=timeout),
     )
 
 
@@ -71,7 +75,7 @@ def open_engine(url: str, timeout: float) -> Engine:
     if parsed.get_backend_name() in ("postgresql", "mysql", "mariadb"):
         connect_args["connect_timeout"] = max(1, int(timeout))
     try:
-        return create_engine(parsed, poolclass=NullPool, connect_args=connect_args, future=True)
+        return create_engine(parsed, poolclass=NullPool, connect_args=connect_args, future=True, hide_parameters=True)
     except (ArgumentError, ImportError, SQLAlchemyError) as error:
         raise TrackerDbError(f"can't use {safe_url(url)}: {error}") from error
 

@@ -24,6 +24,8 @@ from typing import List, Optional
 
 import yaml
 
+from core.settings import get_settings
+
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{2,40}$")
 
 
@@ -31,8 +33,13 @@ class ScaffoldError(ValueError):
     """The scaffold can't be added (bad key, key already used); the message says why."""
 
 
+def knowledge_file(root: Path) -> Path:
+    """The knowledge file of the project in `root` (KNOWLEDGE_FILE, relative to `root`)."""
+    return get_settings().knowledge_path(root)
+
+
 def _languages(root: Path) -> List[str]:
-    raw = yaml.safe_load((root / "knowledge" / "alimail_security.yml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load(knowledge_file(root).read_text(encoding="utf-8"))
     return list(raw.get("languages") or [raw.get("default_language", "en")])
 
 
@@ -92,7 +99,7 @@ def _insert_at_section_end(text: str, section: str, block: str) -> str:
 
 
 def add_to_knowledge(root: Path, key: str, title: str, languages: List[str]) -> None:
-    path = root / "knowledge" / "alimail_security.yml"
+    path = knowledge_file(root)
     text = path.read_text(encoding="utf-8")
     text = _insert_at_section_end(text, "problems", problem_block(key, title, languages))
     text = _insert_at_section_end(text, "intent_labels", f"  {key}: {_text(title, languages, 'menu label')}\n")
@@ -185,7 +192,7 @@ def new_problem(root: Path, key: str, title: Optional[str] = None) -> List[str]:
             f"'{key}' is not a usable key: use 3-41 lower-case letters, digits and _, "
             "starting with a letter (for example shared_mailbox)"
         )
-    raw = yaml.safe_load((root / "knowledge" / "alimail_security.yml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load(knowledge_file(root).read_text(encoding="utf-8"))
     domain = yaml.safe_load((root / "domain.yml").read_text(encoding="utf-8"))
     intents = {i if isinstance(i, str) else next(iter(i)) for i in domain.get("intents") or []}
     if key in intents or any(p.get("key") == key for p in raw.get("problems") or []):
@@ -199,7 +206,7 @@ def new_problem(root: Path, key: str, title: Optional[str] = None) -> List[str]:
     add_rule(root, key, title)
     story = write_test_story(root, key, title)
     add_heldout(root, key, languages)
-    touched = ["knowledge/alimail_security.yml", "domain.yml", "data/rules.yml"]
+    touched = [str(get_settings().knowledge_file), "domain.yml", "data/rules.yml"]
     touched += [str(p.relative_to(root)) for p in written + [story]]
     touched += [f"tests/nlu/{p.name}" for p in sorted((root / "tests" / "nlu").glob("heldout*.yml"))]
     return touched

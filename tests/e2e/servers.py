@@ -1,30 +1,29 @@
-"""Start the real action server and Rasa server on free local ports for end-to-end tests."""
+"""Start the real action server and Rasa server on free local ports for end-to-end tests.
+
+Processes start and stop through tools.processes (the benchmark's too); `free_port` and
+`wait_until` are re-exported from there for the tests that import them from here.
+"""
 
 from __future__ import annotations
 
 import glob
-import sys
 import os
-import socket
 import subprocess
-import time
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import requests
 
+from tools.processes import free_port, start, stop, wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 # Rasa through the project's entry point (version check, patches); the action server as Rasa's SDK.
 RASA = [sys.executable, "-m", "tools.serve"]
 ACTION_SERVER = [sys.executable, "-m", "rasa_sdk"]
 REQUEST_TIMEOUT = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+TRACKER_STORE = "stores.masking.MaskingSQLTrackerStore"  # endpoints.yml's tracker store class
 
 
 def model_path() -> str:
@@ -36,20 +35,6 @@ def model_path() -> str:
     if not models:
         raise RuntimeError("no trained model: run `make train` first")
     return models[-1]
-
-
-def wait_until(url: str, process: subprocess.Popen, log: Path, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} not ready after {seconds}s:\n{log.read_text()[-4000:]}")
 
 
 @dataclass
@@ -74,13 +59,7 @@ class Servers:
         return response.json()
 
     def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(*self.processes)
 
 
 def start_servers(
@@ -100,7 +79,8 @@ def start_servers(
     trackers = workdir / "trackers.sqlite3"
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{trackers}"\n'
+        # As endpoints.yml: the masking SQL store (no typed secret is written).
+        f'tracker_store:\n  type: {TRACKER_STORE}\n  dialect: sqlite\n  db: "{trackers}"\n'
     )
     env = dict(
         os.environ,
@@ -112,41 +92,15 @@ def start_servers(
     env.update(extra_env or {})
     action_log = workdir / "actions.log"
     rasa_log = workdir / "rasa.log"
-    actions = subprocess.Popen(
-        [*ACTION_SERVER, "--actions", "actions", "--port", str(action_port)],
-        cwd=root,
-        env=env,
-        stdout=action_log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    actions = start([*ACTION_SERVER, "--actions", "actions", "--port", str(action_port)], root, env, action_log)
     processes = [actions]
     try:
         wait_until(f"http://127.0.0.1:{action_port}/health", actions, action_log, 120)
-        rasa = subprocess.Popen(
-            [
-                *RASA,
-                "run",
-                "--model",
-                model or model_path(),
-                "--interface",
-                "127.0.0.1",
-                "--port",
-                str(rasa_port),
-                "--credentials",
-                str(credentials or root / "credentials.yml"),
-                "--endpoints",
-                str(endpoints),
-            ],
-            cwd=root,
-            env=env,
-            stdout=rasa_log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
+        rasa = start_rasa_server(root, env, rasa_port, endpoints, rasa_log, model, credentials)
         processes.append(rasa)
         wait_until(f"http://127.0.0.1:{rasa_port}/", rasa, rasa_log, 300)
-    except Exception:
-        for process in processes:
-            process.kill()
+    except BaseException:
+        stop(*processes, grace=0)
         raise
     return Servers(
         f"http://127.0.0.1:{rasa_port}",
@@ -161,13 +115,7 @@ def start_servers(
 def start_action_server(root: Path, env: Dict[str, str], port: int, log: Path, workers: int = 1) -> subprocess.Popen:
     """`rasa run actions` on 127.0.0.1:`port` with `workers` Sanic workers (ACTION_SERVER_SANIC_WORKERS)."""
     env = dict(env, ACTION_SERVER_SANIC_WORKERS=str(workers))
-    return subprocess.Popen(
-        [*ACTION_SERVER, "--actions", "actions", "--port", str(port)],
-        cwd=root,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    return start([*ACTION_SERVER, "--actions", "actions", "--port", str(port)], root, env, log)
 
 
 def start_rasa_server(
@@ -180,7 +128,7 @@ def start_rasa_server(
     credentials: Optional[Path] = None,
 ) -> subprocess.Popen:
     """`rasa run` (REST and the other channels of credentials.yml) on 127.0.0.1:`port`."""
-    return subprocess.Popen(
+    return start(
         [
             *RASA,
             "run",
@@ -195,10 +143,9 @@ def start_rasa_server(
             "--endpoints",
             str(endpoints),
         ],
-        cwd=root,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
+        root,
+        env,
+        log,
     )
 
 
@@ -209,7 +156,7 @@ class ServerPool(Servers):
     rasa_urls: List[str] = None  # type: ignore[assignment]
     logs: List[Path] = None  # type: ignore[assignment]
 
-    def say(self, sender: str, message: Any, via: int = 0) -> List[Dict[str, Any]]:  # type: ignore[override]
+    def say(self, sender: str, message: Any, via: int = 0) -> List[Dict[str, Any]]:
         """Send one message to Rasa server number `via` (as a load balancer would pick it)."""
         response = requests.post(
             f"{self.rasa_urls[via % len(self.rasa_urls)]}/webhooks/rest/webhook",
@@ -250,10 +197,7 @@ def start_server_pool(
         for port, process, log in zip(rasa_ports, processes[1:], logs[1:]):
             wait_until(f"http://127.0.0.1:{port}/", process, log, 300)
     except BaseException:
-        for process in processes:
-            process.kill()
-        for process in processes:
-            process.wait()
+        stop(*processes, grace=0)
         raise
     urls = [f"http://127.0.0.1:{port}" for port in rasa_ports]
     return ServerPool(

@@ -1,4 +1,4 @@
-"""`tools/bench.py --smoke` against the real servers: every figure is recorded for ours, and
+"""`python -m tools.bench --smoke` against the real servers: every figure is recorded for ours, and
 nothing it started is left running. Timings are reported, never asserted."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 from typing import List
 
-from tools import bench
 from tests.e2e.servers import model_path
+from tools.bench.bots import RUN_MARKER
+from tools.bench.report import METRICS, lookup
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_TIMED = {"training_s"}  # --skip-train: recorded as null with training_skipped
@@ -19,7 +20,7 @@ NOT_TIMED = {"training_s"}  # --skip-train: recorded as null with training_skipp
 
 def processes_marked(run_id: str) -> List[int]:
     """Processes whose environment carries this benchmark run's marker."""
-    marker = f"{bench.RUN_MARKER}={run_id}".encode()
+    marker = f"{RUN_MARKER}={run_id}".encode()
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -38,7 +39,8 @@ def test_smoke_run_records_every_metric_and_cleans_up(tmp_path):
     done = subprocess.run(
         [
             sys.executable,
-            "tools/bench.py",
+            "-m",
+            "tools.bench",
             "--smoke",
             "--only",
             "ours",
@@ -70,8 +72,8 @@ def test_smoke_run_records_every_metric_and_cleans_up(tmp_path):
 
     ours = report["bots"]["ours"]
     assert "starter" not in report["bots"]
-    for key, label in bench.METRICS:
-        value = bench.lookup(ours, key)
+    for key, label in METRICS:
+        value = lookup(ours, key)
         if key in NOT_TIMED:
             assert value is None and ours["training_skipped"] is True
         elif key.endswith("errors"):
@@ -83,7 +85,7 @@ def test_smoke_run_records_every_metric_and_cleans_up(tmp_path):
     assert ours["concurrency"]["users"] == 3
     assert set(ours["concurrency"]["error_kinds"]) == {"status", "timeout", "connection"}
     assert ours["rss_mb"] > 0 and ours["alive_after"] is True
-    assert set(report["ratios"]) == {key for key, _ in bench.METRICS}
+    assert set(report["ratios"]) == {key for key, _ in METRICS}
     assert all(value is None for value in report["ratios"].values())
 
     assert processes_marked(report["run_id"]) == []

@@ -32,10 +32,10 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from test_rest_conversations import button_payload
 
 from core.knowledge import knowledge
 from tests.e2e.servers import RASA, ROOT, ServerPool, free_port, model_path, start_server_pool
+from tests.e2e.test_rest_conversations import button_payload
 from tickets.store import TicketStore
 
 ADMIN_URL = os.environ.get("PRODUCTION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 import yaml
-from test_rest_conversations import button_payload, text_of
+
+from tests.e2e.test_rest_conversations import button_payload, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
 # Candidates for each conversation, tried in order until the model treats one as intended

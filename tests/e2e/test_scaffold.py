@@ -96,9 +96,7 @@ HELDOUT_ZH = [
 
 
 def _run(args, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ)
-    )
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
 
 
 def _replace_todo_line(path: Path, lines: list) -> None:

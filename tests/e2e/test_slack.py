@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import os
-import subprocess
 import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -22,6 +21,7 @@ import yaml
 
 from tests.e2e.servers import RASA, ROOT, Servers, free_port, model_path, start_servers, wait_until
 from tests.fake_http import RecordingServer
+from tools import processes
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test"
@@ -347,7 +347,7 @@ def unconfigured_rasa(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env.update(SANIC_HOST="127.0.0.1", TF_CPP_MIN_LOG_LEVEL="2")
     log = workdir / "rasa.log"
-    rasa = subprocess.Popen(
+    rasa = processes.start(
         [
             *RASA,
             "run",
@@ -360,20 +360,15 @@ def unconfigured_rasa(tmp_path_factory):
             "--credentials",
             str(credentials),
         ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
+        ROOT,
+        env,
+        log,
     )
     try:
         wait_until(f"http://127.0.0.1:{port}/", rasa, log, 300)
         yield f"http://127.0.0.1:{port}", log
     finally:
-        rasa.terminate()
-        try:
-            rasa.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            rasa.kill()
+        processes.stop(rasa)
 
 
 def test_without_token_and_secret_the_server_starts_and_slack_gets_503(unconfigured_rasa):

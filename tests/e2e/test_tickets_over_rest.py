@@ -8,9 +8,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import List
 
-from test_rest_conversations import button_payload, text_of
-
 from tests.e2e.servers import ROOT
+from tests.e2e.test_rest_conversations import button_payload, text_of
 from tickets.store import TicketStore
 
 TICKET_ID = re.compile(r"\bALM-\d{6}\b")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from pathlib import Path
 from typing import Iterator, List
@@ -18,6 +17,7 @@ import requests
 
 from tests.e2e.servers import ROOT, Servers, start_servers, wait_until
 from tickets.store import TicketStore
+from tools import processes
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 sync_playwright, expect = playwright_sync.sync_playwright, playwright_sync.expect
@@ -117,8 +117,7 @@ def restart_rasa(servers: Servers) -> None:
     """Stop the Rasa server and start it again with the same command on the same port."""
     rasa = servers.processes[1]
     args = rasa.args
-    rasa.terminate()
-    rasa.wait(timeout=30)
+    processes.stop(rasa, grace=30)
     log = Path(args[args.index("--endpoints") + 1]).parent / "rasa-restarted.log"
     env = dict(
         os.environ,
@@ -127,7 +126,7 @@ def restart_rasa(servers: Servers) -> None:
         TICKETS_DB_URL=servers.tickets_db_url,
     )
     env.pop("TICKET_WEBHOOK_URL", None)
-    again = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    again = processes.start(list(args), ROOT, env, log)
     servers.processes[1] = again
     wait_until(servers.rasa_url + "/", again, log, 300)
 

@@ -286,18 +286,3 @@ def test_every_variable_name_is_one_that_run_sh_or_the_readme_documents(source):
     }[source]()
     unknown = set(names) - documented()
     assert not unknown, f"{source}: {sorted(unknown)} not documented in run.sh or the README"
-
-
-def test_preflight_flags_a_tracker_store_class_rasa_would_silently_replace_by_memory():
-    """Rasa 3.6 falls back to InMemoryTrackerStore when a custom tracker store class can't be imported."""
-    from rasa.utils.endpoints import EndpointConfig
-    from tools.check_stores import check_lock_store, check_tracker_store
-
-    problem, _ = check_tracker_store(EndpointConfig(type="stores.strict.NoSuchStore"), True, 1.0)
-    assert "can't be loaded" in problem and "in-memory tracker store" in problem
-    problem, _ = check_tracker_store(None, True, 1.0)
-    assert "none configured" in problem
-    problem, _ = check_lock_store(EndpointConfig(type="in_memory"), True, 1.0)
-    assert "none configured" in problem
-    problem, _ = check_lock_store(EndpointConfig(type="redis", url="127.0.0.1", key_prefix="not-alnum"), True, 1.0)
-    assert "letters and digits" in problem

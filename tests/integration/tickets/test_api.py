@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,23 +13,18 @@ import pytest
 import requests
 
 from tickets.store import NewTicket, Ticket, TicketStore
+from tools import processes
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "test-token-" + uuid.uuid4().hex
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     """A running `tickets.api` process."""
 
     def __init__(self, db_url: str, token: Optional[str], log: Path) -> None:
-        self.port = free_port()
+        self.port = processes.free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ)
         env.pop("TICKETS_API_TOKEN", None)
@@ -40,37 +32,18 @@ class Server:
         if token is not None:
             env["TICKETS_API_TOKEN"] = token
         self.log = log
-        self._log_file = open(log, "wb")
-        self.process = subprocess.Popen(
+        self.process = processes.start(
             [sys.executable, "-m", "tickets.api", "--host", "127.0.0.1", "--port", str(self.port), "--db-url", db_url],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
+            ROOT,
+            env,
+            log,
         )
 
     def wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"API exited early:\n{self.log.read_text(errors='replace')}")
-            try:
-                if requests.get(f"{self.base}/health", timeout=0.5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"API did not start:\n{self.log.read_text(errors='replace')}")
+        processes.wait_until(f"{self.base}/health", self.process, self.log, timeout)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self._log_file.close()
+        processes.stop(self.process, grace=10)
 
 
 @contextmanager

@@ -236,3 +236,13 @@ def test_step_failed_without_a_guide_still_offers_escalation():
     messages, events = run_action(FAILED, make_tracker("step_failed"))
     assert "/open_ticket" in payloads(messages)
     assert slots_after({}, events)["pending_offer"] == "ticket"
+
+
+def test_a_guide_in_chinese_from_the_knowledge_file() -> None:
+    messages, _ = run_action(
+        ActionStartGuide(), make_tracker("forgot_password", slots={"language": "zh"}, text="忘记密码了")
+    )
+    said = texts(messages)
+    assert "忘记密码" in said and "Forgot" not in said
+    buttons = [b["title"] for m in messages for b in m.get("buttons") or []]
+    assert buttons and all(any("\u4e00" <= ch <= "\u9fff" for ch in title) for title in buttons)

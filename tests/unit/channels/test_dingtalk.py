@@ -23,6 +23,7 @@ from channels.dingtalk import (
     translate_choice,
     webhook_allowed,
 )
+from core.settings import Settings, get_settings
 
 SECRET = "test-app-secret"
 NOW = 1_700_000_000_000
@@ -261,11 +262,19 @@ def test_credentials_read_the_secret_and_hosts_from_the_environment(monkeypatch)
     channel = DingTalkInput.from_credentials({})
     assert channel.app_secret is None and channel.webhook_hosts == ("oapi.dingtalk.com", "api.dingtalk.com")
     assert not channel.allow_http and DingTalkInput.name() == "dingtalk"
-    monkeypatch.setenv("OTHER_SECRET", "s3")
-    monkeypatch.setenv("DINGTALK_WEBHOOK_HOSTS", "a.example,b.example")
-    monkeypatch.setenv("DINGTALK_ALLOW_HTTP", "1")
-    channel = DingTalkInput.from_credentials({"app_secret_env": "OTHER_SECRET"})
+    monkeypatch.setenv("DINGTALK_APP_SECRET", " s3 ")
+    monkeypatch.setenv("DINGTALK_WEBHOOK_HOSTS", "a.example,B.example.")
+    monkeypatch.setenv("DINGTALK_ALLOW_HTTP", "true")
+    get_settings.cache_clear()
+    channel = DingTalkInput.from_credentials({})
     assert (channel.app_secret, channel.webhook_hosts, channel.allow_http) == ("s3", ("a.example", "b.example"), True)
+
+
+def test_credentials_take_the_settings_given(caplog):
+    settings = Settings(dingtalk_app_secret="s4", dingtalk_allow_http=False)
+    channel = DingTalkInput.from_credentials({"app_secret_env": "OTHER_SECRET"}, settings)
+    assert (channel.app_secret, channel.allow_http) == ("s4", False)
+    assert "'app_secret_env' in credentials.yml is ignored; set DINGTALK_APP_SECRET" in caplog.text
 
 
 class StubRequest:

@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
+from core.settings import Settings, SettingsError, get_settings
 from tests.fake_http import RecordingServer
 from tickets import notify
 from tickets.store import NewTicket, Ticket, TicketStore
@@ -54,6 +55,7 @@ def configure(monkeypatch: pytest.MonkeyPatch, url: str, **values: Any) -> None:
     monkeypatch.setenv("TICKET_WEBHOOK_URL", url)
     for name, value in values.items():
         monkeypatch.setenv(f"TICKET_WEBHOOK_{name.upper()}", str(value))
+    get_settings.cache_clear()  # settings are read once per process
 
 
 def make_ticket(**changes: Any) -> Ticket:
@@ -125,6 +127,7 @@ def test_staff_messages_use_the_staff_language(monkeypatch: pytest.MonkeyPatch) 
         and "**Problem:** Mail bounced with ESO\\_LOCAL\\_SPAM" in english
     )
     monkeypatch.setenv("STAFF_LANGUAGE", "zh")
+    get_settings.cache_clear()
     chinese = notify.dingtalk_payload(ticket)["markdown"]["text"]
     assert "新工单 ALM-000042（高，技术支持）" in chinese
     assert "**对话语言:** 中文" in chinese and "**优先级:** 高" in chinese
@@ -132,6 +135,7 @@ def test_staff_messages_use_the_staff_language(monkeypatch: pytest.MonkeyPatch) 
     slack = notify.slack_payload(ticket)["blocks"][0]["text"]["text"]
     assert "*问题描述:*" in slack and "*是否邮箱管理员:* 是" in slack
     monkeypatch.setenv("STAFF_LANGUAGE", "fr")  # not in the knowledge file: the default language
+    get_settings.cache_clear()
     assert "New ticket" in notify.dingtalk_payload(ticket)["markdown"]["text"]
 
 
@@ -292,18 +296,47 @@ def test_no_url_sends_nothing(server: FakeWebhook, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("TICKET_WEBHOOK_FORMAT", "slack")
     assert notify.notify_ticket_created(make_ticket()) is None
     monkeypatch.setenv("TICKET_WEBHOOK_URL", "   ")
+    get_settings.cache_clear()
+    assert notify.notify_ticket_created(make_ticket()) is None
+    monkeypatch.setenv("TICKET_WEBHOOK_URL", "ftp://example.com/hook")  # not http(s): nothing, with a warning
+    get_settings.cache_clear()
     assert notify.notify_ticket_created(make_ticket()) is None
     time.sleep(0.1)
     assert server.requests == []
 
 
-def test_bad_settings_fall_back_to_defaults(server: FakeWebhook, monkeypatch: pytest.MonkeyPatch) -> None:
-    configure(monkeypatch, f"{server.url}/hook", format="teams", timeout="soon", retries="-4")
-    config = notify.load_config()
+def test_settings_give_the_config(server: FakeWebhook) -> None:
+    settings = Settings(
+        ticket_webhook_url=f"{server.url}/hook",
+        ticket_webhook_format="slack",
+        ticket_webhook_secret=SECRET,
+        ticket_webhook_timeout=2.5,
+        ticket_webhook_retries=4,
+    )
+    config = notify.load_config(settings)
     assert config is not None
-    assert (config.fmt, config.timeout, config.attempts) == ("json", 5.0, 3)
-    wait_done(notify.notify_ticket_created(make_ticket()))
-    assert server.requests[0]["json"]["event"] == "ticket.created"
+    assert (config.url, config.fmt, config.secret, config.timeout, config.attempts) == (
+        f"{server.url}/hook",
+        "slack",
+        SECRET,
+        2.5,
+        4,
+    )
+    assert notify.load_config(Settings()) is None  # no URL: no notifications
+
+
+def test_bad_settings_are_refused_with_their_names(server: FakeWebhook, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Invalid values stop the process at start (the action server reads the settings when it loads);
+    a notification that still meets one is not sent, and the ticket is not disturbed."""
+    configure(monkeypatch, f"{server.url}/hook", format="teams", timeout="soon", retries="-4")
+    with pytest.raises(SettingsError) as refused:
+        notify.load_config()
+    message = str(refused.value)
+    assert "TICKET_WEBHOOK_FORMAT='teams'" in message and "TICKET_WEBHOOK_TIMEOUT='soon'" in message
+    assert "TICKET_WEBHOOK_RETRIES='-4'" in message
+    assert notify.notify_ticket_created(make_ticket()) is None  # never raises
+    time.sleep(0.1)
+    assert server.requests == []
 
 
 def test_ticket_from_the_store_is_delivered(

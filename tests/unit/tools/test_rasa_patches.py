@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any, Dict
 
 import pytest
@@ -37,7 +35,10 @@ def action() -> RemoteAction:
 def test_apply_installs_both_patches_once() -> None:
     assert RemoteAction._validate_action_result is rasa_patches.validate_action_result
     cached = common.all_subclasses
-    assert cached.cache_info().currsize >= 0  # type: ignore[attr-defined]
+    hits = cached.cache_info().hits
+    cached(Event)
+    cached(Event)
+    assert cached.cache_info().hits > hits  # the walk is remembered
     rasa_patches.apply()
     assert common.all_subclasses is cached  # applying again wraps nothing twice
 
@@ -75,12 +76,37 @@ def test_other_rasa_versions_are_refused(version: str) -> None:
         rasa_patches.check_rasa_version(version)
 
 
-def test_serve_refuses_to_start_on_an_untested_rasa() -> None:
-    """The entry point exits 1 with the reason, before Rasa parses any argument."""
-    code = (
-        "import rasa, sys; rasa.__version__ = '9.9.9'; sys.argv = ['serve', 'run']; "
-        "from tools import serve; serve.main()"
+def test_structlog_events_are_masked_after_rasas_anonymizer() -> None:
+    """Rasa's REST channel logs the whole message at ERROR when handling it fails (issue 12)."""
+    import rasa.utils.log_utils as log_utils
+
+    processor = log_utils._anonymizer
+    assert getattr(processor, "masks_secrets", False)
+    rasa_patches.apply()
+    assert log_utils._anonymizer is processor  # applying again wraps nothing twice
+
+    logged = processor(
+        None,
+        "error",
+        {
+            "event": "rest.message.received.failure",
+            "text": "my password is Hunter2! and it stopped working",
+            "rasa_events": [SlotSet("ticket_description", "验证码是482913，登录不了")],
+            "parse_data": {"text": "pw: Hunter2!", "confidence": 0.9},
+            "exc_info": True,
+        },
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1
-    assert "Not starting: Rasa 9.9.9 is installed" in result.stderr
+    assert logged["text"] == "my password is [hidden] and it stopped working"
+    assert "482913" not in str(logged["rasa_events"]) and "[hidden]" in str(logged["rasa_events"])
+    assert logged["parse_data"] == {"text": "pw: [hidden]", "confidence": 0.9}
+    assert (logged["event"], logged["exc_info"]) == ("rest.message.received.failure", True)
+
+
+def test_a_failed_action_calls_error_message_leaves_out_the_tracker_it_echoes() -> None:
+    from rasa.utils.endpoints import ClientResponseError
+
+    body = b'{"error": "boom", "request_body": {"tracker": {"latest_message": {"text": "pw: Hunter2!"}}}}'
+    error = ClientResponseError(500, "Internal Server Error", body)
+    assert str(error) == f"500, Internal Server Error, body of {len(body)} bytes (not shown)"
+    assert "Hunter2" not in repr(error)
+    assert (error.status, error.message, error.text) == (500, "Internal Server Error", body)  # Rasa reads .text

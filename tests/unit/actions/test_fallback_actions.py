@@ -1,10 +1,6 @@
-"""Unit tests for FAQ, fallback, help, out-of-scope and ticket actions."""
+"""actions/fallback_actions.py: "did you mean", rephrase, the fallback's ticket offer, help and out of scope."""
 
 from __future__ import annotations
-
-from pathlib import Path
-
-import yaml
 
 from actions.fallback_actions import (
     ActionAskAffirmation,
@@ -13,61 +9,13 @@ from actions.fallback_actions import (
     ActionOutOfScope,
     ActionShowHelp,
 )
-from actions.faq_actions import ActionResumeGuide
-from actions.guide_actions import ActionHandleAnswer, ActionNextStep, ActionStartGuide
+from actions.guide_actions import ActionStartGuide
 from core.knowledge import knowledge
 from tests.trackers import make_tracker, payloads, run_action, slots_after, texts
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def selector(key: str) -> dict:
     return {"faq": {"response": {"intent_response_key": f"faq/{key}", "confidence": 0.9}}}
-
-
-def test_faq_responses_are_the_knowledge_files_answers():
-    """utter_faq answers come from data/responses/faq.yml, generated from the knowledge file."""
-    responses = yaml.safe_load((ROOT / "data" / "responses" / "faq.yml").read_text(encoding="utf-8"))["responses"]
-    chosen = [{"type": "slot", "name": "language_choice", "value": "zh"}]
-    detected = [
-        {"type": "slot", "name": "language_choice", "value": None},
-        {"type": "slot", "name": "language", "value": "zh"},
-    ]
-    expected = {
-        f"utter_{f.intent}": [
-            {"text": f.answer.get("en")},
-            {"condition": chosen, "text": f.answer.get("zh")},
-            {"condition": detected, "text": f.answer.get("zh")},
-        ]
-        for f in knowledge().faqs
-        if f.intent
-    }
-    assert responses == expected
-    assert all(variants[1]["text"] != variants[0]["text"] for variants in responses.values())
-
-
-def test_after_an_faq_mid_guide_the_guide_resumes_at_the_same_step(conversation):
-    conversation.turn(ActionStartGuide(), "forgot_password")
-    conversation.turn(ActionHandleAnswer(), "affirm")
-    for _ in range(3):
-        conversation.turn(ActionNextStep(), "next_step")
-    messages = conversation.turn(ActionResumeGuide(), "faq", response_selector=selector("code_expiry"))
-    assert messages[0]["text"] == "Back to **Forgotten Password**, where we left off:"
-    assert messages[1]["text"].startswith("Step 4 of 6: Enter the 5-minute-expiring code")
-    assert payloads(messages) == ["/next_step", "/all_steps", "/step_failed"]
-    assert conversation.slots["step_index"] == 3.0  # the FAQ did not move the guide
-
-
-def test_after_an_faq_mid_question_the_question_is_asked_again(conversation):
-    conversation.turn(ActionStartGuide(), "verification_failed")
-    messages = conversation.turn(ActionResumeGuide(), "faq")
-    assert "postmaster" in messages[-1]["text"]
-    assert payloads(messages) == ['/inform_role{"role":"postmaster"}', '/inform_role{"role":"user"}']
-
-
-def test_after_an_faq_without_a_guide_nothing_more_is_said():
-    messages, events = run_action(ActionResumeGuide(), make_tracker("faq"))
-    assert messages == [] and events == []
 
 
 def test_did_you_mean_names_intents_in_human_words():
@@ -144,13 +92,3 @@ def test_out_of_scope_says_what_the_bot_can_do_and_resumes(conversation):
     assert "outside what I can help with" in messages[0]["text"]
     assert "Forgotten Password" in messages[0]["text"]
     assert messages[-1]["text"].startswith("Step 1 of 4")
-
-
-def test_every_domain_action_is_implemented_and_every_action_is_in_the_domain():
-    from rasa_sdk.executor import ActionExecutor
-
-    executor = ActionExecutor()
-    executor.register_package("actions")
-    implemented = set(executor.actions)
-    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-    assert set(domain["actions"]) == implemented

@@ -1,0 +1,149 @@
+"""A Rasa SQL tracker store that never writes a secret the user typed (issue 12).
+
+Every event is masked (`core.secrets.mask_secrets`) as it is serialised for its INSERT: the
+user's text, `parse_data` (the text again, entity values cut from it, everything but model
+labels), metadata (every string, at any depth), slot values and the bot's utterances (which
+may echo the user, e.g. the ticket summary). Names the dialogue needs back unchanged (event
+type, action, slot, intent and entity names, policy, message id) are kept as they are.
+
+NLU and the actions run on the live message before the tracker is saved; the next turns read
+the masked history. Events already stored are never rewritten. The engine is created with
+`hide_parameters=True`, so a failing INSERT's error (and Rasa's log of it) shows no values.
+
+Referenced from endpoints files as `type: stores.masking.MaskingSQLTrackerStore`, with the
+keys of `type: SQL`; `stores.strict.StrictSQLTrackerStore` (production profile) inherits it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Text, cast
+
+import sqlalchemy as sa
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.shared.core.events import Event
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.secrets import MASK, mask_secrets
+
+# Keys whose values are labels from the model, the domain or Rasa itself, never typed text; the
+# tracker needs them back as they were (SQLTrackerStore's intent_name/action_name columns, policies).
+LABEL_KEYS: FrozenSet[str] = frozenset(
+    {
+        "event",
+        "name",  # action, slot, intent (in parse_data) and reminder names
+        "policy",
+        "input_channel",
+        "message_id",
+        "intent",  # parse_data["intent"] = {"name", "confidence"}; a reminder's intent name
+        "entity",
+        "extractor",
+        "processors",
+        "intent_response_key",
+        "utter_action",
+        "all_retrieval_intents",
+    }
+)
+METADATA_KEY = "metadata"
+
+
+def _mask_value(value: Any, keep: FrozenSet[str]) -> Any:
+    """`value` with every string masked, except under the keys in `keep`; a new structure."""
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, Mapping):
+        return {
+            key: item
+            if key in keep
+            else _mask_value(item, frozenset() if key == METADATA_KEY else keep)  # metadata: every string
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_mask_value(item, keep) for item in value]
+    return value
+
+
+def _hide_entity_values(entities: Any, text: str, masked_text: str) -> Any:
+    """Entities whose value is a piece of a secret in `text` (gone from `masked_text`) get MASK."""
+    if not isinstance(entities, list) or masked_text == text:
+        return entities
+    hidden = []
+    for entity in entities:
+        if isinstance(entity, Mapping):
+            entity = dict(entity)
+            for key in ("value", "text"):
+                value = entity.get(key)
+                if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                    piece = str(value)
+                    if piece and piece in text and piece not in masked_text:
+                        entity[key] = MASK
+        hidden.append(entity)
+    return hidden
+
+
+def mask_event(data: Mapping[str, Any]) -> Dict[str, Any]:
+    """A serialised Rasa event (`Event.as_dict()`) with every secret the user typed masked.
+
+    Returns a new dict; `data` (which shares `parse_data` with the live event) is not changed.
+    """
+    text, parse_data = data.get("text"), data.get("parse_data")
+    if (
+        data.get("event") == "user"
+        and isinstance(text, str)
+        and isinstance(parse_data, Mapping)
+        and parse_data.get("entities")
+    ):
+        entities = _hide_entity_values(parse_data.get("entities"), text, mask_secrets(text))
+        data = {**data, "parse_data": {**parse_data, "entities": entities}}
+    return cast(Dict[str, Any], _mask_value(data, LABEL_KEYS))
+
+
+class MaskedEvent:
+    """An event as the store writes it: its `type_name` and its masked `as_dict()`.
+
+    SQLTrackerStore.save and TrackerStore._stream_new_events use nothing else of an event.
+    """
+
+    __slots__ = ("type_name", "_data")
+
+    def __init__(self, event: Event) -> None:
+        self.type_name = event.type_name
+        self._data = mask_event(event.as_dict())
+
+    def as_dict(self) -> Dict[str, Any]:
+        return self._data
+
+
+class MaskingSQLTrackerStore(SQLTrackerStore):
+    """Rasa's SQL tracker store, writing masked events through an engine that hides parameters.
+
+    Same keys as `type: SQL` (dialect, url, port, db, username, password, login_db, query).
+    """
+
+    engine: Engine  # set by SQLTrackerStore.__init__, replaced by _hide_parameters
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._hide_parameters()
+
+    def _hide_parameters(self) -> None:
+        """Replace the engine Rasa created by one with `hide_parameters=True`, same URL and options.
+
+        Rasa builds its engine inside SQLTrackerStore.__init__ and only creates tables with it
+        (DDL, no parameters), so swapping it here, before any event is written, is enough.
+        """
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, hide_parameters=True, **create_engine_kwargs(url))
+        self.sessionmaker = sessionmaker(bind=self.engine)
+
+    def _additional_events(self, session: Session, tracker: DialogueStateTracker) -> Iterator:
+        """The events not stored yet, masked: `save` serialises these for its INSERTs."""
+        return (MaskedEvent(event) for event in super()._additional_events(session, tracker))
+
+    async def _stream_new_events(self, event_broker: EventBroker, new_events: List[Event], sender_id: Text) -> None:
+        """An event broker (none is configured today) gets the masked events too."""
+        masked = cast(List[Event], [MaskedEvent(event) for event in new_events])
+        await super()._stream_new_events(event_broker, masked, sender_id)
