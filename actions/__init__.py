@@ -1,4 +1,4 @@
-"""Custom actions, served by the action server (`python -m rasa_sdk --actions actions`)."""
+"""Custom actions, served by the action server (`python -m tools.serve actions --actions actions`)."""
 
 from core.settings import get_settings
 

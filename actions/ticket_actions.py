@@ -13,6 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.privacy import refuse_ticket_here, say_privately
 from actions.state import SLOT_OFFER, guide_state, language, latest_entity
 from actions.ticket_form import FORM, FORM_SLOTS, SLOT_CONFIRMED, SLOT_DESCRIPTION, SLOT_EMAIL, SLOT_EML
 from core import phrases
@@ -47,8 +48,14 @@ def channel_of(tracker: Tracker) -> str:
 
 
 def begin_ticket(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
-    """Announce the ticket; fresh form slots and a new request id (the ticket's idempotency key)."""
-    dispatcher.utter_message(text=phrases.say("ticket_start", language(tracker)))
+    """Announce the ticket; fresh form slots and a new request id (the ticket's idempotency key).
+
+    In a group chat that can't continue in a direct message: only the privacy notice, and no form
+    (the next action is forced to be listening, whatever the rules say comes after this one).
+    """
+    if refuse_ticket_here(dispatcher, tracker):
+        return [SlotSet(SLOT_OFFER, None), FollowupAction("action_listen")]
+    say_privately(dispatcher, tracker, phrases.say("ticket_start", language(tracker)))
     return [SlotSet(slot, None) for slot in FORM_SLOTS] + [
         SlotSet(SLOT_REQUEST_ID, uuid.uuid4().hex),
         SlotSet(SLOT_OFFER, None),
@@ -68,8 +75,10 @@ class ActionStartTicket(Action):
 
 
 def accept_ticket_offer(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
-    """The user said yes to "shall I open a ticket?": start the form right away."""
-    return begin_ticket(dispatcher, tracker) + [FollowupAction(FORM)]
+    """The user said yes to "shall I open a ticket?": start the form right away (unless begin_ticket refused)."""
+    events = begin_ticket(dispatcher, tracker)
+    refused = any(event.get("event") == "followup" for event in events)
+    return events if refused else events + [FollowupAction(FORM)]
 
 
 def _time(value: datetime) -> str:
@@ -134,7 +143,7 @@ class ActionSubmitTicket(Action):
             return reset
         if created:
             notify_ticket_created(ticket)
-        dispatcher.utter_message(text=confirmation_text(ticket, lang))
+        say_privately(dispatcher, tracker, confirmation_text(ticket, lang))
         return reset + [SlotSet(SLOT_LAST_TICKET, ticket.id), SlotSet(SLOT_OFFER, None)]
 
 
@@ -169,7 +178,10 @@ def _status_line(ticket: Ticket, lang: str) -> str:
 
 
 class ActionTicketStatus(Action):
-    """The sender's own tickets on this channel; any other id gets the same "not found"."""
+    """The sender's own tickets on this channel; any other id gets the same "not found".
+
+    In a group chat the answer goes to the sender alone, or only a privacy notice is said (actions/privacy.py).
+    """
 
     def name(self) -> Text:
         return "action_ticket_status"
@@ -186,19 +198,19 @@ class ActionTicketStatus(Action):
                 ticket = await asyncio.to_thread(
                     ticket_store().get_for_sender, asked, tracker.sender_id, channel_of(tracker)
                 )
-                dispatcher.utter_message(text=_status_line(ticket, lang))
+                say_privately(dispatcher, tracker, _status_line(ticket, lang))
                 return []
             mine = await asyncio.to_thread(ticket_store().list_for_sender, tracker.sender_id, channel_of(tracker))
         except TicketNotFound:
-            dispatcher.utter_message(text=phrases.say("ticket_not_found", lang, id=(asked or "").strip().upper()))
+            say_privately(dispatcher, tracker, phrases.say("ticket_not_found", lang, id=(asked or "").strip().upper()))
             return []
         except StoreUnavailable as error:
             logger.error("ticket status unavailable: %s", error)
             dispatcher.utter_message(text=phrases.say("ticket_store_down_status", lang))
             return []
         if not mine:
-            dispatcher.utter_message(text=phrases.say("no_tickets", lang))
+            say_privately(dispatcher, tracker, phrases.say("no_tickets", lang))
             return []
         lines = [phrases.say("your_tickets", lang)] + [_status_line(t, lang) for t in mine[:10]]
-        dispatcher.utter_message(text="\n".join(lines))
+        say_privately(dispatcher, tracker, "\n".join(lines))
         return []

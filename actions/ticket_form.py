@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.dispatch import send
+from actions.privacy import say_privately
 from actions.state import guide_state, language, latest_intent
 from core import phrases
 from core.guide import PAYLOAD_NO, PAYLOAD_YES, button
@@ -39,6 +40,8 @@ MIN_DESCRIPTION = 5
 MAX_DESCRIPTION = 2000
 MAX_EML_ANSWER = 500
 EML_OPTIONS = ("eml_option_reply", "eml_option_admin", "eml_option_cannot")
+# Channels whose `verified_identity` comes from a token the server checked (channels/webchat.py).
+VERIFYING_CHANNELS = ("socketio",)
 
 
 def clean_email(value: Any) -> Optional[str]:
@@ -71,7 +74,12 @@ def clean_eml_answer(value: Any) -> Optional[str]:
 
 
 def verified_email(tracker: Tracker) -> Optional[str]:
-    """The email of the signed-in employee, when the channel verified it (web chat with a JWT)."""
+    """The email of the signed-in employee, when the channel verified it (web chat with a JWT).
+
+    Only a message the web chat channel received counts: the other channels drop a client's
+    `verified_identity`, and this is the second line of defence (SECURITY.md)."""
+    if tracker.get_latest_input_channel() not in VERIFYING_CHANNELS:
+        return None
     metadata = (tracker.latest_message or {}).get("metadata") or {}
     identity = metadata.get("verified_identity") if isinstance(metadata, dict) else None
     return clean_email(identity.get("email")) if isinstance(identity, dict) else None
@@ -120,7 +128,7 @@ class ValidateTicketForm(FormValidationAction):
                 # An unrelated question rather than a bad address: answer it, then the form asks again.
                 send(dispatcher, out_of_scope_messages(knowledge(), lang))
             else:
-                dispatcher.utter_message(text=phrases.say("invalid_email", lang))
+                say_privately(dispatcher, tracker, phrases.say("invalid_email", lang))
         return {SLOT_EMAIL: email}
 
     def validate_ticket_description(
@@ -128,8 +136,8 @@ class ValidateTicketForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         description = clean_description(value)
         if description is None:
-            dispatcher.utter_message(
-                text=phrases.say("invalid_description", language(tracker), minimum=MIN_DESCRIPTION)
+            say_privately(
+                dispatcher, tracker, phrases.say("invalid_description", language(tracker), minimum=MIN_DESCRIPTION)
             )
         return {SLOT_DESCRIPTION: description}
 
@@ -138,7 +146,7 @@ class ValidateTicketForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         answer = clean_eml_answer(value)
         if answer is None:
-            dispatcher.utter_message(text=phrases.say("invalid_eml_answer", language(tracker)))
+            say_privately(dispatcher, tracker, phrases.say("invalid_eml_answer", language(tracker)))
         return {SLOT_EML: answer}
 
 
@@ -149,7 +157,7 @@ class ActionAskContactEmail(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(text=phrases.say("ask_email", language(tracker)))
+        say_privately(dispatcher, tracker, phrases.say("ask_email", language(tracker)))
         return []
 
 
@@ -160,7 +168,7 @@ class ActionAskTicketDescription(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(text=phrases.say("ask_description", language(tracker)))
+        say_privately(dispatcher, tracker, phrases.say("ask_description", language(tracker)))
         return []
 
 
@@ -175,7 +183,7 @@ class ActionAskEmlDelivery(Action):
     ) -> List[Dict[Text, Any]]:
         lang = language(tracker)
         options = [phrases.say(key, lang) for key in EML_OPTIONS]
-        dispatcher.utter_message(text=phrases.say("ask_eml", lang), buttons=[button(o, o) for o in options])
+        say_privately(dispatcher, tracker, phrases.say("ask_eml", lang), [button(o, o) for o in options])
         return []
 
 
@@ -210,7 +218,7 @@ def summary_lines(tracker: Tracker, lang: str) -> List[str]:
 
 
 class ActionAskTicketConfirmed(Action):
-    """Show the summary and ask for confirmation."""
+    """Show the summary and ask for confirmation (to the person alone in a group chat: actions/privacy.py)."""
 
     def name(self) -> Text:
         return "action_ask_ticket_confirmed"
@@ -224,9 +232,11 @@ class ActionAskTicketConfirmed(Action):
             + [f"- {line}" for line in summary_lines(tracker, lang)]
             + ["", phrases.say("summary_confirm", lang)]
         )
-        dispatcher.utter_message(
-            text=text,
-            buttons=[
+        say_privately(
+            dispatcher,
+            tracker,
+            text,
+            [
                 button(phrases.say("button_open_it", lang), PAYLOAD_YES),
                 button(phrases.say("button_cancel", lang), PAYLOAD_NO),
             ],

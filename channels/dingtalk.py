@@ -12,11 +12,19 @@ Configuration (settings from the environment, core/settings.py, read when Rasa s
   request forgery). Default ``oapi.dingtalk.com,api.dingtalk.com``.
 - ``DINGTALK_ALLOW_HTTP=true``: also allow ``http://`` webhooks (local tests only).
 
-A callback is checked (signature and timestamp → 401, body → 400), deduplicated by
-``msgId``, acknowledged at once and handled in the background: the text goes to Rasa and
-the turn's replies are POSTed as one markdown message to the conversation's
-``sessionWebhook``. Buttons are shown as numbered choices; the next reply "1", "2", … or a
-choice's title is turned into that button's payload.
+A callback is checked (signature and timestamp → 401, body → 400 or 413: anything malformed
+is a 4xx, never a 500), deduplicated by ``msgId``, acknowledged at once and handled in the
+background: the text goes to Rasa and the turn's replies are POSTed as one markdown message
+to the conversation's ``sessionWebhook``. Buttons are shown as numbered choices; the next reply
+"1", "2", … or a choice's title is turned into that button's payload.
+
+The seen ``msgId``s and the offered choices are kept by ``channels.memory.expiring_store``: in
+the production profile in Redis (so any Rasa process can serve any callback; Redis down → 503),
+else in this process's memory.
+
+Rasa gets ``metadata.chat_type`` ("group" for conversationType "2", else "direct") and
+``metadata.dm_available = False`` (a group's sessionWebhook can only post to the group), so
+the ticket actions answer with a privacy notice instead of personal details in a group.
 
 Secrets and webhook URLs (which carry a session token) are never logged: only the host.
 """
@@ -56,7 +64,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.memory import TTLCache
+from channels.memory import ExpiringStore, MemoryStore, StateUnavailable, expiring_store, redis_client
+from core.chat import CHAT_TYPE, DIRECT, DM_AVAILABLE, GROUP
 from core.language import CHINESE, ENGLISH, has_cjk
 from core.phrases import say
 from core.settings import DEFAULT_DINGTALK_WEBHOOK_HOSTS, Settings, get_settings
@@ -76,6 +85,10 @@ SEEN_TTL = 3 * 3600  # seconds a msgId is remembered (DingTalk retries within fa
 SEEN_MAX = 50_000
 CHOICES_TTL = 24 * 3600  # seconds the last offered choices of a conversation are remembered
 CHOICES_MAX = 50_000
+MAX_ID_CHARS = 512  # msgId, conversationId, senderId, …: DingTalk's are far shorter
+MAX_WEBHOOK_CHARS = 4096
+MAX_TEXT_CHARS = 5000  # longer texts are cut: NLU needs no more, and a paste should still get an answer
+MAX_SIGN_CHARS = 256
 EXPIRED_WEBHOOK_ERRCODE = 300001
 ACK: Dict[str, Any] = {"msgtype": "empty"}
 CHOICE_HINT = "choice_hint"  # phrase key: "Reply with a number to choose." in the reply's language
@@ -91,23 +104,34 @@ def compute_sign(secret: str, timestamp: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
+_TIMESTAMP = re.compile(r"[0-9]{1,15}")  # ASCII digits only: str.isdigit() also takes "²" and "٣", which int() refuses
+_SIGN = re.compile(r"[A-Za-z0-9+/=%]+")  # base64, possibly URL-encoded
+
+
 def check_signature(
     secret: str, timestamp: Optional[str], sign: Optional[str], now_ms: Optional[int] = None
 ) -> Optional[str]:
-    """Why the callback's `timestamp` and `sign` headers are not acceptable; None when they are."""
-    if not timestamp or not sign:
+    """Why the callback's `timestamp` and `sign` headers are not acceptable; None when they are.
+
+    Anything in the headers (non-ASCII digits, bytes that are not UTF-8, a sign of any length)
+    gives a reason, never an exception.
+    """
+    if not isinstance(timestamp, str) or not isinstance(sign, str) or not timestamp or not sign:
         return "missing timestamp or sign header"
-    timestamp = timestamp.strip()
-    if not timestamp.isdigit() or len(timestamp) > 15:
+    timestamp, sign = timestamp.strip(), sign.strip()
+    if not _TIMESTAMP.fullmatch(timestamp):
         return "malformed timestamp"
+    if len(sign) > MAX_SIGN_CHARS or not _SIGN.fullmatch(sign):
+        return "malformed sign"
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     if abs(now_ms - int(timestamp)) > MAX_CLOCK_SKEW_MS:
         return "timestamp more than 1 hour off"
     expected = compute_sign(secret, timestamp).encode("ascii")
-    candidates = {sign.strip()}
+    candidates = {sign}
     if "%" in sign:
-        candidates.add(unquote(sign.strip()))
-    if not any(hmac.compare_digest(expected, c.encode("utf-8")) for c in candidates):
+        candidates.add(unquote(sign))
+    # Only ASCII is compared (unquote may give anything); compare_digest wants equal types.
+    if not any(c.isascii() and hmac.compare_digest(expected, c.encode("ascii")) for c in candidates):
         return "wrong signature"
     return None
 
@@ -148,62 +172,103 @@ METADATA_FIELDS = (
 )
 
 
-def _optional_string(data: Dict[str, Any], key: str) -> Optional[str]:
+def _utf8_ok(value: str) -> bool:
+    """Whether `value` can be written as UTF-8 (JSON may carry lone surrogates such as "\\ud800")."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _utf8(value: str, key: str) -> str:
+    if not _utf8_ok(value):
+        raise ValueError(f"invalid text in field {key!r}")
+    return value
+
+
+def _optional_string(data: Dict[str, Any], key: str, max_chars: int = MAX_ID_CHARS) -> Optional[str]:
+    """The field as a trimmed string (a string or an integer in the JSON); None when absent, empty or
+    of another type; ValueError when longer than `max_chars` or not writable as UTF-8."""
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
         return None
-    return str(value).strip()
+    text = str(value).strip()
+    if len(text) > max_chars:
+        raise ValueError(f"field {key!r} is too long")
+    return _utf8(text, key)
 
 
-def _string(data: Dict[str, Any], key: str) -> str:
-    value = _optional_string(data, key)
+def _string(data: Dict[str, Any], key: str, max_chars: int = MAX_ID_CHARS) -> str:
+    value = _optional_string(data, key, max_chars)
     if value is None:
         raise ValueError(f"missing or invalid field {key!r}")
     return value
 
 
+def _metadata_value(value: Any) -> bool:
+    """Whether a METADATA_FIELDS value is kept: a scalar, a string short and writable as UTF-8."""
+    if isinstance(value, str):
+        return len(value) <= MAX_ID_CHARS and _utf8_ok(value)
+    return value is None or isinstance(value, (bool, int))
+
+
 def message_text(data: Dict[str, Any]) -> str:
-    """The user's words: text.content; the text parts of rich text; the recognized speech of audio."""
+    """The user's words: text.content; the text parts of rich text; the recognized speech of audio.
+
+    At most MAX_TEXT_CHARS characters; ValueError when the text can't be written as UTF-8.
+    """
     msgtype = data.get("msgtype")
     if msgtype == "text":
         text = data.get("text")
         if not isinstance(text, dict) or not isinstance(text.get("content"), str):
             raise ValueError("missing or invalid field 'text.content'")
-        return text["content"].strip()
-    content = data.get("content")
-    if not isinstance(content, dict):
-        content = {}
-    if msgtype == "richText" and isinstance(content.get("richText"), list):
-        return " ".join(
-            str(part["text"]).strip() for part in content["richText"] if isinstance(part, dict) and part.get("text")
-        ).strip()
-    if msgtype == "audio" and isinstance(content.get("recognition"), str):
-        return content["recognition"].strip()
-    return ""  # a picture, file, …: the bot answers an empty message with what it can do
+        words = text["content"]
+    else:
+        content = data.get("content")
+        if not isinstance(content, dict):
+            content = {}
+        words = ""  # a picture, file, …: the bot answers an empty message with what it can do
+        if msgtype == "richText" and isinstance(content.get("richText"), list):
+            words = " ".join(
+                part["text"].strip()
+                for part in content["richText"]
+                if isinstance(part, dict) and isinstance(part.get("text"), str)
+            )
+        elif msgtype == "audio" and isinstance(content.get("recognition"), str):
+            words = content["recognition"]
+    return _utf8(words.strip()[:MAX_TEXT_CHARS].strip(), "text")
 
 
 def parse_callback(body: bytes) -> DingTalkMessage:
     """The callback's JSON body as a message; ValueError (with a short reason) when malformed."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: "[[[[…"
         raise ValueError("body is not JSON") from None
     if not isinstance(data, dict):
         raise ValueError("body is not a JSON object")
     _string(data, "msgtype")
     msg_id = _string(data, "msgId")
     conversation_id = _string(data, "conversationId")
-    webhook = _string(data, "sessionWebhook")
+    webhook = _string(data, "sessionWebhook", MAX_WEBHOOK_CHARS)
     staff_id = _optional_string(data, "senderStaffId")
     sender_id = staff_id or _optional_string(data, "senderId")
     if not sender_id:
         raise ValueError("missing field 'senderStaffId' or 'senderId'")
-    conversation_type = _optional_string(data, "conversationType") or "1"
+    # Required: a message of unknown kind must not be taken for a one-to-one chat (privacy in groups).
+    conversation_type = _string(data, "conversationType")
     if conversation_type not in ("1", "2"):
         raise ValueError("invalid field 'conversationType'")
     expires = data.get("sessionWebhookExpiredTime")
     expires_ms = int(expires) if isinstance(expires, int) and not isinstance(expires, bool) else None
-    metadata = {"dingtalk": {key: data[key] for key in METADATA_FIELDS if key in data}}
+    metadata: Dict[str, Any] = {
+        "dingtalk": {key: data[key] for key in METADATA_FIELDS if key in data and _metadata_value(data[key])},
+        # Read by the ticket actions (actions/privacy.py): no personal details in a group, and a
+        # group's sessionWebhook can't reach the sender alone.
+        CHAT_TYPE: GROUP if conversation_type == "2" else DIRECT,
+        DM_AVAILABLE: False,
+    }
     return DingTalkMessage(
         msg_id=msg_id,
         text=message_text(data),
@@ -314,6 +379,8 @@ def render_turn(messages: Sequence[Dict[str, Any]]) -> Tuple[str, List[Choice]]:
         if message.get("attachment"):
             parts.append(to_markdown(str(message["attachment"])))
         custom = message.get("custom")
+        # Only custom["text"]: a custom `direct_message` (actions/privacy.py) is never shown, as
+        # DingTalk can't send anything to the sender alone from a group.
         if isinstance(custom, dict) and isinstance(custom.get("text"), str):
             parts.append(to_markdown(custom["text"]))
         lines = []
@@ -406,6 +473,11 @@ class DingTalkInput(InputChannel):
                 logger.warning("DingTalk: '%s' in credentials.yml is ignored; set %s instead", key, SECRET_ENV)
         secret = settings.dingtalk_app_secret
         channel = cls(secret, settings.dingtalk_webhook_hosts, settings.dingtalk_allow_http)
+        if settings.alimail_profile == "production":
+            # Every Rasa process sees the same msgIds and offered choices (README, "Production profile").
+            client = redis_client(settings)
+            channel.seen = expiring_store(settings, "dingtalk:seen", SEEN_MAX, SEEN_TTL, client)
+            channel.choices = expiring_store(settings, "dingtalk:choices", CHOICES_MAX, CHOICES_TTL, client)
         if secret is None:
             logger.warning("DingTalk channel: %s is unset, so every callback is refused (503)", SECRET_ENV)
         return channel
@@ -421,8 +493,9 @@ class DingTalkInput(InputChannel):
         self.webhook_hosts = tuple(webhook_hosts)
         self.allow_http = allow_http
         self.send_timeout = send_timeout
-        self.seen = TTLCache(SEEN_MAX, SEEN_TTL)
-        self.choices = TTLCache(CHOICES_MAX, CHOICES_TTL)
+        # This process's memory unless from_credentials (production profile) or a test sets others.
+        self.seen: ExpiringStore = MemoryStore(SEEN_MAX, SEEN_TTL)
+        self.choices: ExpiringStore = MemoryStore(CHOICES_MAX, CHOICES_TTL)
         self._locks: Dict[Hashable, List[Any]] = {}
         self._tasks: Set["asyncio.Task[None]"] = set()
 
@@ -436,14 +509,14 @@ class DingTalkInput(InputChannel):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             try:
-                return self.accept(request, on_new_message)
-            except Exception:  # never a stack trace to the caller
+                return await self.accept(request, on_new_message)
+            except Exception:  # a bug: never a stack trace to the caller (every malformed input is a 4xx)
                 logger.exception("DingTalk callback failed")
                 return _error(500, "internal error")
 
         return webhook
 
-    def accept(self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+    async def accept(self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
         """Check the callback, acknowledge it, and handle the message in the background."""
         if self.app_secret is None:
             return _error(503, "DingTalk channel is not configured")
@@ -467,7 +540,13 @@ class DingTalkInput(InputChannel):
                 HOSTS_ENV,
             )
             return response.json(ACK)
-        if not self.seen.add_if_new(message.msg_id):
+        try:
+            new = await self.seen.add_if_new(message.msg_id)
+        except StateUnavailable as error:
+            # Answering unchecked could answer a redelivery twice; Rasa's locks are in the same Redis anyway.
+            logger.error("DingTalk message %s not handled: %s", message.msg_id, error)
+            return _error(503, "temporarily unavailable")
+        if not new:
             logger.info("DingTalk message %s delivered again; ignored", message.msg_id)
             return response.json(ACK)
         task = asyncio.get_running_loop().create_task(self.process(message, on_new_message))
@@ -491,9 +570,10 @@ class DingTalkInput(InputChannel):
     async def process(self, message: DingTalkMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """Rasa's turn for `message`, then its replies as one markdown message. Never raises."""
         key = (message.conversation_id, message.sender_id)
+        choices_key = json.dumps(key)
         try:
             async with self._conversation(key):
-                text = translate_choice(message.text, self.choices.get(key) or [])
+                text = translate_choice(message.text, await self._offered(choices_key))
                 collector = DingTalkCollectingOutput()
                 await on_new_message(
                     UserMessage(
@@ -506,10 +586,7 @@ class DingTalkInput(InputChannel):
                     )
                 )
                 markdown, choices = render_turn(collector.messages)
-                if choices:
-                    self.choices.set(key, choices)
-                else:
-                    self.choices.discard(key)
+                await self._offer(choices_key, choices)
                 if not markdown:
                     return
                 if message.webhook_expires_ms is not None and message.webhook_expires_ms <= time.time() * 1000:
@@ -520,3 +597,27 @@ class DingTalkInput(InputChannel):
             raise
         except Exception:
             logger.exception("DingTalk message %s could not be handled", message.msg_id)
+
+    async def _offered(self, key: str) -> List[Choice]:
+        """The choices last offered in the conversation (any process may have offered them)."""
+        try:
+            value = await self.choices.get(key)
+        except StateUnavailable as error:
+            logger.error("DingTalk choices unavailable, the reply is passed on as typed: %s", error)
+            return []
+        if not isinstance(value, list):
+            return []
+        return [
+            (title, payload)
+            for title, payload in (item for item in value if isinstance(item, (list, tuple)) and len(item) == 2)
+            if isinstance(title, str) and isinstance(payload, str)
+        ]
+
+    async def _offer(self, key: str, choices: List[Choice]) -> None:
+        try:
+            if choices:
+                await self.choices.set(key, [list(choice) for choice in choices])
+            else:
+                await self.choices.discard(key)
+        except StateUnavailable as error:
+            logger.error("DingTalk choices not kept: %s", error)

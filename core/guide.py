@@ -278,6 +278,16 @@ def step_failed(knowledge: Knowledge, state: GuideState, lang: str) -> Reply:
     return _escalation_reply(knowledge, replace(state, steps_failed=failed), lang, text)
 
 
+def request_human(knowledge: Knowledge, state: GuideState, lang: str, in_ticket_form: bool = False) -> Reply:
+    """The user asks for a person: say honestly that there is no live chat, and offer a ticket.
+
+    In the ticket form the ticket is already on its way to people, so the form goes on instead."""
+    if in_ticket_form:
+        return Reply([message(phrases.say("human_in_ticket_form", lang))], state)
+    text = "\n\n".join([phrases.say("no_live_chat", lang), phrases.say("offer_escalation", lang)])
+    return _escalation_reply(knowledge, state, lang, text)
+
+
 def answer(knowledge: Knowledge, state: GuideState, lang: str, intent: str, role: Optional[str] = None) -> Reply:
     """The user answered yes/no or named their role: the meaning depends on what was asked."""
     yes = {"affirm": True, "deny": False}.get(intent)

@@ -24,6 +24,7 @@ deploy/docker-entrypoint.sh, so the shell follows the same rule as the Python co
 from __future__ import annotations
 
 import os
+import re
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -39,10 +40,14 @@ FALSE_WORDS = ("0", "false", "no", "off")
 
 DEFAULT_KNOWLEDGE_PATH = Path("knowledge/alimail_security.yml")
 DEFAULT_TICKETS_DB_PATH = PROJECT_ROOT / "var" / "tickets.sqlite3"
+DEFAULT_TRACKERS_DB_PATH = PROJECT_ROOT / "var" / "trackers.sqlite3"  # endpoints.yml's db, from the project folder
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DINGTALK_WEBHOOK_HOSTS: Tuple[str, ...] = ("oapi.dingtalk.com", "api.dingtalk.com")
 WEBHOOK_FORMATS = ("json", "dingtalk", "slack")
 MAX_WEBHOOK_ATTEMPTS = 10
+# The ticket API: the name (author) of the deprecated single TICKETS_API_TOKEN, and what a token's name may be.
+LEGACY_TICKETS_API_TOKEN_NAME = "staff"
+TOKEN_NAME = re.compile(r"[^\s,:]{1,128}")
 
 Profile = Literal["embedded", "production"]
 WebhookFormat = Literal["json", "dingtalk", "slack"]
@@ -69,6 +74,60 @@ def parse_hosts(value: str) -> Tuple[str, ...]:
     return tuple(h.strip().lower().rstrip(".") for h in value.split(",") if h.strip())
 
 
+def parse_origins(value: str) -> Tuple[str, ...]:
+    """Comma-separated web origins (`scheme://host[:port]`) written as browsers send them in `Origin`:
+    lower case, no default port, no path; empty items dropped. ValueError names a bad item."""
+    from urllib.parse import urlsplit
+
+    origins: List[str] = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            parts = urlsplit(item)
+            port = parts.port
+        except ValueError:
+            parts, port = None, None
+        if (
+            parts is None
+            or parts.scheme.lower() not in ("http", "https")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+        ):
+            raise ValueError(f"{item!r} is not an origin (scheme://host[:port], e.g. https://portal.corp.example)")
+        scheme, host = parts.scheme.lower(), parts.hostname
+        host = f"[{host}]" if ":" in host else host
+        default_port = 80 if scheme == "http" else 443
+        origins.append(f"{scheme}://{host}" + (f":{port}" if port is not None and port != default_port else ""))
+    return tuple(dict.fromkeys(origins))
+
+
+def parse_named_tokens(value: str) -> Tuple[Tuple[str, str], ...]:
+    """`name:token,name:token` → ((name, token), …): spaces around items dropped, empty items skipped.
+
+    A name is 1 to 128 characters without spaces, commas or colons; a token is anything but a comma
+    or a space. Names and tokens must each be unique. The ValueError never shows a token.
+    """
+    pairs: List[Tuple[str, str]] = []
+    for number, item in enumerate((part.strip() for part in value.split(",")), start=1):
+        if not item:
+            continue
+        name, colon, token = item.partition(":")
+        if not colon or not TOKEN_NAME.fullmatch(name) or not token or any(c.isspace() for c in token):
+            raise ValueError(f"item {number} is not name:token (a name of 1 to 128 characters, no spaces)")
+        pairs.append((name, token))
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"name(s) given twice: {', '.join(repeated)}")
+    if len({token for _, token in pairs}) < len(pairs):
+        raise ValueError("two names share one token: give each name its own")
+    return tuple(pairs)
+
+
 def _secret(default: Any = None, **kwargs: Any) -> Any:
     """A field whose value is never shown (repr, error messages)."""
     return Field(default, secret=True, **kwargs)
@@ -81,7 +140,10 @@ class Settings(BaseSettings):
     knowledge_file: Path = DEFAULT_KNOWLEDGE_PATH
     # Tickets: see tickets_database_url() for the default.
     tickets_db_url: Optional[str] = _secret()
+    tickets_api_host: str = "127.0.0.1"
+    # Deprecated single token: accepted as the token named LEGACY_TICKETS_API_TOKEN_NAME.
     tickets_api_token: Optional[str] = _secret()
+    tickets_api_tokens: Optional[Tuple[Tuple[str, str], ...]] = _secret()
     ticket_webhook_url: Optional[str] = _secret()
     ticket_webhook_format: WebhookFormat = "json"
     ticket_webhook_secret: Optional[str] = _secret()
@@ -96,7 +158,19 @@ class Settings(BaseSettings):
     tracker_db_user: str = "postgres"
     tracker_db_password: Optional[str] = _secret(strip=False)
     tracker_db_url: str = _secret("sqlite:///var/trackers.sqlite3")
+    # Retention (make purge): conversations by their last event, closed tickets' transcripts by closing time.
+    conversation_retention_days: int = Field(90, ge=1, le=36500)
+    ticket_transcript_retention_days: int = Field(30, ge=1, le=36500)
     store_check_timeout: float = Field(5.0, gt=0.0, le=300.0)
+    # The production profile's Redis: Rasa's lock store (endpoints.production.yml) and the channels' shared state.
+    redis_host: str = "127.0.0.1"
+    redis_port: int = Field(6379, ge=1, le=65535)
+    redis_db: int = Field(1, ge=0)
+    redis_password: Optional[str] = _secret(strip=False)
+    redis_key_prefix: str = "alimail"
+    # Shared secrets between the servers and their callers (SECURITY.md).
+    rest_api_token: Optional[str] = _secret()
+    action_server_token: Optional[str] = _secret()
     # Channels.
     slack_bot_token: Optional[str] = _secret()
     slack_signing_secret: Optional[str] = _secret()
@@ -105,6 +179,11 @@ class Settings(BaseSettings):
     dingtalk_webhook_hosts: Tuple[str, ...] = DEFAULT_DINGTALK_WEBHOOK_HOSTS
     dingtalk_allow_http: bool = False
     webchat_jwt_key: Optional[str] = _secret()
+    webchat_jwt_issuer: Optional[str] = None
+    webchat_jwt_audience: Optional[str] = None
+    webchat_allowed_origins: Optional[Tuple[str, ...]] = None
+    webchat_session_secret: Optional[str] = _secret(min_length=32)
+    webchat_history_minutes: int = Field(60, ge=1, le=10080)
 
     class Config:
         frozen = True
@@ -121,11 +200,29 @@ class Settings(BaseSettings):
     def _booleans(cls, value: Any, field: ModelField) -> Any:  # a pydantic validator: a classmethod
         return parse_bool(value) if field.outer_type_ is bool else value
 
+    @validator("webchat_allowed_origins", pre=True)
+    def _origins(cls, value: Any) -> Any:
+        return (parse_origins(value) or None) if isinstance(value, str) else value
+
     @validator("dingtalk_webhook_hosts", pre=True)
     def _hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
             return parse_hosts(value) or DEFAULT_DINGTALK_WEBHOOK_HOSTS
         return value
+
+    @validator("tickets_api_tokens", pre=True)
+    def _named_tokens(cls, value: Any, values: Dict[str, Any]) -> Any:
+        pairs = parse_named_tokens(value) if isinstance(value, str) else value
+        legacy = values.get("tickets_api_token")
+        if pairs and legacy:
+            names = [name for name, _ in pairs]
+            if LEGACY_TICKETS_API_TOKEN_NAME in names:
+                raise ValueError(
+                    f"the name {LEGACY_TICKETS_API_TOKEN_NAME!r} is TICKETS_API_TOKEN's (deprecated): drop one of them"
+                )
+            if any(token == legacy for _, token in pairs):
+                raise ValueError("repeats the token of TICKETS_API_TOKEN: give each name its own token")
+        return pairs
 
     @validator("ticket_webhook_format", "staff_language", pre=True)
     def _lower(cls, value: Any) -> Any:
@@ -176,6 +273,24 @@ class Settings(BaseSettings):
         if self.alimail_profile == "production":
             return self.tracker_postgres_url()
         return f"sqlite:///{DEFAULT_TICKETS_DB_PATH}"
+
+    def tickets_api_credentials(self) -> Tuple[Tuple[str, str], ...]:
+        """(name, token) of every ticket API token: TICKETS_API_TOKENS, plus the deprecated
+        TICKETS_API_TOKEN as the name `staff`. The name is the author of the changes made with the token."""
+        pairs = tuple(self.tickets_api_tokens or ())
+        if self.tickets_api_token:
+            pairs += ((LEGACY_TICKETS_API_TOKEN_NAME, self.tickets_api_token),)
+        return pairs
+
+    def tracker_database_url(self) -> str:
+        """The tracker store the running bot writes, for `make purge` and `make scrub`: TRACKER_DB_URL if set;
+        else in the production profile its PostgreSQL database (endpoints.production.yml); else the SQLite
+        file var/trackers.sqlite3 of the project (endpoints.yml)."""
+        if "tracker_db_url" in self.__fields_set__:
+            return self.tracker_db_url
+        if self.alimail_profile == "production":
+            return self.tracker_postgres_url()
+        return f"sqlite:///{DEFAULT_TRACKERS_DB_PATH}"
 
     def knowledge_path(self, root: Path = PROJECT_ROOT) -> Path:
         """The knowledge file; a relative KNOWLEDGE_FILE is relative to the project folder `root`."""

@@ -13,15 +13,27 @@ RASA_PORT=${RASA_PORT:-5005}
 ACTION_HOST=${ACTION_HOST:-127.0.0.1}
 ACTION_PORT=${ACTION_PORT:-5055}
 TICKETS_API_PORT=${TICKETS_API_PORT:-5056}
+# The ticket API's own address: exposing Rasa (RASA_HOST) must not expose the tickets.
+TICKETS_API_HOST=${TICKETS_API_HOST:-127.0.0.1}
 RASA=".venv/bin/python -m tools.serve"
 mkdir -p build/logs var
 
-# endpoints.yml names port 5055; a different ACTION_PORT gets its own endpoints file.
+# endpoints.yml names port 5055; a different ACTION_PORT, or ACTION_SERVER_TOKEN, gets its own endpoints
+# file. With the token, Rasa sends it on every action call: the file names the variable, which Rasa
+# substitutes when it starts, never the value.
 ENDPOINTS=endpoints.yml
-if [ "$ACTION_PORT" != 5055 ] || [ "$ACTION_HOST" != 127.0.0.1 ]; then
+if [ "$ACTION_PORT" != 5055 ] || [ "$ACTION_HOST" != 127.0.0.1 ] || [ -n "${ACTION_SERVER_TOKEN:-}" ]; then
   ENDPOINTS=build/endpoints.local.yml
   sed "s#http://localhost:5055/webhook#http://$ACTION_HOST:$ACTION_PORT/webhook#" endpoints.yml > "$ENDPOINTS"
+  if [ -n "${ACTION_SERVER_TOKEN:-}" ]; then
+    sed -i '/^action_endpoint:$/a\  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}' "$ENDPOINTS"
+  fi
 fi
+
+# Who may reach what (SECURITY.md): REST on an interface other than loopback needs REST_API_TOKEN, the
+# action server there or in the production profile needs ACTION_SERVER_TOKEN. Checked before anything starts.
+.venv/bin/python -m tools.serve preflight --interface "$RASA_HOST" --action-host "$ACTION_HOST" \
+  --credentials credentials.yml
 
 PROFILE=${ALIMAIL_PROFILE:-embedded}
 case "$PROFILE" in
@@ -63,8 +75,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-SANIC_HOST=$ACTION_HOST .venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_PORT" \
-  > build/logs/actions.log 2>&1 &
+$RASA actions --actions actions --host "$ACTION_HOST" --port "$ACTION_PORT" > build/logs/actions.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do
   curl -fsS "http://$ACTION_HOST:$ACTION_PORT/health" >/dev/null 2>&1 && break
@@ -74,7 +85,7 @@ done
 echo "Action server: http://$ACTION_HOST:$ACTION_PORT (log: build/logs/actions.log)"
 
 if [ "${1:-}" != "--shell" ]; then
-  .venv/bin/python -m tickets.api --host "$RASA_HOST" --port "$TICKETS_API_PORT" > build/logs/tickets-api.log 2>&1 &
+  .venv/bin/python -m tickets.api --host "$TICKETS_API_HOST" --port "$TICKETS_API_PORT" > build/logs/tickets-api.log 2>&1 &
   pids+=($!)
 fi
 
@@ -113,7 +124,7 @@ The assistant is running (production profile).
                  (logs: build/logs/rasa-PORT.log). Put a load balancer in front of them (sticky for
                  /socket.io/, the web chat); any of them answers any conversation.
   Action server: $ACTION_SERVER_URL   ($ACTION_PROCESSES workers; log: build/logs/actions.log)
-  Ticket API:    http://$RASA_HOST:$TICKETS_API_PORT/tickets   (needs TICKETS_API_TOKEN; log: build/logs/tickets-api.log)
+  Ticket API:    http://$TICKETS_API_HOST:$TICKETS_API_PORT/tickets   (needs TICKETS_API_TOKENS; log: build/logs/tickets-api.log)
   Trackers:      PostgreSQL $TRACKER_DB_HOST:$TRACKER_DB_PORT/$TRACKER_DB_NAME   Locks: Redis $REDIS_HOST:$REDIS_PORT/$REDIS_DB
   Tickets:       $(sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$TICKETS_DB_URL")
 Press Ctrl-C to stop them all.
@@ -141,7 +152,7 @@ The assistant is running.
   Rasa server:   http://$RASA_HOST:$RASA_PORT   (log: build/logs/rasa.log)
   REST channel:  http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook
   Web chat:      http://$RASA_HOST:$RASA_PORT/webhooks/socketio/webchat/   (widget: .../webchat/widget.js)
-  Ticket API:    http://$RASA_HOST:$TICKETS_API_PORT/tickets   (needs TICKETS_API_TOKEN; log: build/logs/tickets-api.log)
+  Ticket API:    http://$TICKETS_API_HOST:$TICKETS_API_PORT/tickets   (needs TICKETS_API_TOKENS; log: build/logs/tickets-api.log)
   Tickets:       $(sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$TICKETS_DB_URL")   (staff: .venv/bin/python -m tickets.cli list)
   Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook \\
           -H 'Content-Type: application/json' -d '{"sender": "me", "message": "I forgot my password"}'

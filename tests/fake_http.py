@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 Record = Dict[str, Any]
-Responder = Callable[[Record], Tuple[int, Any]]
+Responder = Callable[[Record], Tuple[Any, ...]]  # (status, body) or (status, body, headers)
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -39,8 +39,9 @@ class RecordingServer:
 
     Each request becomes a record in `requests`: ``method``, ``path`` (without the query), ``query``
     (parsed), ``raw_query``, ``content_type``, ``authorization``, ``raw`` (the body's bytes), ``json``
-    (the parsed JSON body, else None) and ``body`` (the JSON body, or a form's {name: first value}).
-    It is answered by ``responder(record) -> (status, JSON-able body)``, except that a status queued in
+    (the parsed JSON body, else None), ``body`` (the JSON body, or a form's {name: first value}) and
+    ``headers`` (lower-case name → value). It is answered by ``responder(record) -> (status, JSON-able
+    body)`` or ``(status, body, {header: value})`` (e.g. a redirect's Location), except that a status queued in
     `statuses` replaces the responder's status (one per request); while `hang` is set a request gets
     no answer until `close()`. `received` is notified after each request is recorded.
     """
@@ -67,6 +68,7 @@ class RecordingServer:
                     "raw_query": parts.query,
                     "content_type": content_type,
                     "authorization": self.headers.get("Authorization"),
+                    "headers": {name.lower(): value for name, value in self.headers.items()},
                     "raw": raw,
                     "json": parsed,
                     "body": body,
@@ -78,11 +80,13 @@ class RecordingServer:
                 if owner.hang:
                     owner.release.wait(10)
                     return
-                status, answer = owner.responder(record)
+                status, answer, *extra = owner.responder(record)
                 data = json.dumps(answer).encode()
                 self.send_response(status if queued is None else queued)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 

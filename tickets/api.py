@@ -1,8 +1,11 @@
 """HTTP API for helpdesk integration: list, read and update tickets (Sanic 21.12).
 
-Run as `python -m tickets.api [--host 127.0.0.1] [--port 5056] [--db-url URL]`. Every /tickets
-request needs `Authorization: Bearer $TICKETS_API_TOKEN`; without that variable the API refuses
-them all (503). `GET /health` needs no token and returns no data.
+Run as `python -m tickets.api [--host HOST] [--port 5056] [--db-url URL]`; the host defaults to
+TICKETS_API_HOST (127.0.0.1), never Rasa's. Every /tickets request needs `Authorization: Bearer
+<token>` with one of the named staff tokens of TICKETS_API_TOKENS (`name:token,…`; the deprecated
+TICKETS_API_TOKEN counts as the name `staff`); without any token the API refuses them all (503).
+The token's name is the author of every change made with it: an `author` in the body is ignored.
+A PATCH is applied in one transaction. `GET /health` needs no token and returns no data.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import hmac
 import itertools
 import json
 import logging
-from typing import Any, Awaitable, Callable, Coroutine, Dict, Optional, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, Dict, Optional, Sequence, Tuple, TypeVar, Union
 
 from sanic import Sanic
 from sanic.exceptions import SanicException
@@ -22,17 +25,28 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
-from core.settings import SettingsError, get_settings
-from tickets.store import QUEUES, STATUSES, InvalidChange, StoreUnavailable, TicketNotFound, TicketStore
+from core.settings import LEGACY_TICKETS_API_TOKEN_NAME, SettingsError, get_settings
+from tickets.store import (
+    MAX_COMMENT,
+    QUEUES,
+    STATUSES,
+    InvalidChange,
+    StoreUnavailable,
+    TicketNotFound,
+    TicketStore,
+)
 
 logger = logging.getLogger(__name__)
 
-TOKEN_ENV = "TICKETS_API_TOKEN"
-DEFAULT_HOST = "127.0.0.1"
+TOKENS_ENV = "TICKETS_API_TOKENS"
+TOKEN_ENV = "TICKETS_API_TOKEN"  # deprecated: one token, named LEGACY_TICKETS_API_TOKEN_NAME
 DEFAULT_PORT = 5056
 MAX_BODY_BYTES = 64 * 1024
 MAX_NAME_LENGTH = 128  # the width of the author and assignee columns
-PATCH_FIELDS = ("status", "assignee", "comment", "author")
+CHANGE_FIELDS = ("status", "assignee", "comment")
+# `author` is accepted for older clients and ignored: the author is the token's name.
+PATCH_FIELDS = CHANGE_FIELDS + ("author",)
+Credentials = Sequence[Tuple[str, str]]  # (name, token)
 
 _app_numbers = itertools.count(1)
 T = TypeVar("T")
@@ -73,8 +87,18 @@ def token_matches(given: Optional[str], expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
 
 
+def token_name(given: Optional[str], credentials: Credentials) -> Optional[str]:
+    """The name of the token `given` is, else None; every token is compared, in constant time."""
+    found = None
+    for name, token in credentials:
+        if token_matches(given, token) and found is None:
+            found = name
+    return found
+
+
 def parse_patch(body: bytes) -> Dict[str, str]:
-    """The validated PATCH body: a JSON object of known, non-empty string fields."""
+    """The validated changes of a PATCH body: a JSON object of known, non-empty string fields.
+    A client's `author` is dropped (whatever its value): the token decides who changes a ticket."""
     try:
         data = json.loads(body.decode("utf-8")) if body else None
     except (UnicodeDecodeError, ValueError):
@@ -83,19 +107,25 @@ def parse_patch(body: bytes) -> Dict[str, str]:
         raise BadRequest("request body must be a JSON object")
     unknown = sorted(set(data) - set(PATCH_FIELDS))
     if unknown:
-        raise BadRequest(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(PATCH_FIELDS)}")
+        raise BadRequest(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(CHANGE_FIELDS)}")
     changes: Dict[str, str] = {}
-    for key, value in data.items():
+    for key in CHANGE_FIELDS:
+        if key not in data:
+            continue
+        value = data[key]
         if not isinstance(value, str) or not value.strip():
             raise BadRequest(f"{key} must be a non-empty string")
+        if "\x00" in value:
+            raise BadRequest(f"{key} must not contain NUL characters")
         changes[key] = value.strip()
-    if not any(key in changes for key in ("status", "assignee", "comment")):
+    if not changes:
         raise BadRequest("nothing to change: give status, assignee and/or comment")
     if "status" in changes and changes["status"] not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
-    for key in ("assignee", "author"):
-        if len(changes.get(key, "")) > MAX_NAME_LENGTH:
-            raise BadRequest(f"{key} must be at most {MAX_NAME_LENGTH} characters")
+    if len(changes.get("assignee", "")) > MAX_NAME_LENGTH:
+        raise BadRequest(f"assignee must be at most {MAX_NAME_LENGTH} characters")
+    if len(changes.get("comment", "")) > MAX_COMMENT:
+        raise BadRequest(f"comment must be at most {MAX_COMMENT} characters")
     return changes
 
 
@@ -108,12 +138,14 @@ def _filter(request: Request, name: str, allowed: Sequence[str]) -> Optional[str
     return value
 
 
-def create_app(store: TicketStore, token: Optional[str], name: Optional[str] = None) -> Sanic:
-    """The Sanic app serving `store`; with no (or an empty) `token`, /tickets answers 503."""
+def create_app(store: TicketStore, tokens: Union[None, str, Credentials], name: Optional[str] = None) -> Sanic:
+    """The Sanic app serving `store` to the holders of `tokens`: (name, token) pairs, or one token
+    (named `staff`). With no non-empty token, /tickets answers 503."""
     app = Sanic(name or f"tickets_api_{next(_app_numbers)}")
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
-    expected = (token or "").strip()
+    pairs = [(LEGACY_TICKETS_API_TOKEN_NAME, tokens)] if isinstance(tokens, str) else list(tokens or ())
+    credentials = [(who, token.strip()) for who, token in pairs if token.strip()]
 
     async def in_thread(call: Callable[..., T], *args: Any) -> T:
         # SQLAlchemy calls block; keep them off the event loop.
@@ -124,10 +156,12 @@ def create_app(store: TicketStore, token: Optional[str], name: Optional[str] = N
 
         @functools.wraps(handler)
         async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
-            if not expected:
-                return error(503, f"the ticket API is disabled until {TOKEN_ENV} is set")
-            if not token_matches(bearer_token(request), expected):
+            if not credentials:
+                return error(503, f"the ticket API is disabled until {TOKENS_ENV} (or {TOKEN_ENV}) is set")
+            staff = token_name(bearer_token(request), credentials)
+            if staff is None:
                 return error(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
+            request.ctx.staff = staff  # the author of any change this request makes
             try:
                 return await handler(request, *args, **kwargs)
             except BadRequest as problem:
@@ -169,17 +203,10 @@ def create_app(store: TicketStore, token: Optional[str], name: Optional[str] = N
     @guarded
     async def patch_ticket(request: Request, ticket_id: str) -> HTTPResponse:
         changes = parse_patch(request.body)
-        author = changes.get("author", "api")
-        # Applied in this order (each raises TicketNotFound for an unknown id); a refused
-        # status change leaves the rest undone.
-        ticket = None
-        if "status" in changes:
-            ticket = await in_thread(store.set_status, ticket_id, changes["status"], author)
-        if "assignee" in changes:
-            ticket = await in_thread(store.assign, ticket_id, changes["assignee"], author)
-        if "comment" in changes:
-            ticket = await in_thread(store.comment, ticket_id, changes["comment"], author)
-        assert ticket is not None  # parse_patch demands at least one change
+        author = request.ctx.staff
+        # One transaction: all of the changes or none (a refused status change leaves the rest undone).
+        ticket = await in_thread(functools.partial(store.update, ticket_id, author, **changes))
+        logger.info("%s changed by %s: %s", ticket.id, author, ", ".join(changes))
         return reply(ticket.to_dict())
 
     @app.exception(Exception)
@@ -200,7 +227,7 @@ def create_app(store: TicketStore, token: Optional[str], name: Optional[str] = N
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Serve the API until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m tickets.api", description="Ticket API for helpdesk tools.")
-    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--host", default=None, help="default: TICKETS_API_HOST (127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument(
         "--db-url",
@@ -215,19 +242,29 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     package_logger.addHandler(handler)
     package_logger.setLevel(logging.INFO)
     try:
-        token = get_settings().tickets_api_token or ""
+        settings = get_settings()
     except SettingsError as error:
         parser.error(str(error))
-    if not token:
-        logger.warning("%s is not set: every /tickets request is refused (503)", TOKEN_ENV)
-    elif len(token) < 16:
-        logger.warning("%s is short; use a long random value", TOKEN_ENV)
+    credentials = settings.tickets_api_credentials()
+    if not credentials:
+        logger.warning("neither %s nor %s is set: every /tickets request is refused (503)", TOKENS_ENV, TOKEN_ENV)
+    if settings.tickets_api_token:
+        logger.warning(
+            "%s is deprecated: its changes are signed %r; use %s=name:token,… so each names its author",
+            TOKEN_ENV,
+            LEGACY_TICKETS_API_TOKEN_NAME,
+            TOKENS_ENV,
+        )
+    for who, token in credentials:
+        if len(token) < 16:
+            logger.warning("the ticket API token of %r is short; use a long random value", who)
     try:
         store = TicketStore(args.db_url)
     except Exception as problem:  # malformed URL or missing driver
         parser.error(f"cannot use --db-url: {problem}")
-    app = create_app(store, token)
-    app.run(host=args.host, port=args.port, debug=False, access_log=True, motd=False)
+    app = create_app(store, credentials)
+    host = args.host or settings.tickets_api_host
+    app.run(host=host, port=args.port, debug=False, access_log=True, motd=False)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,11 @@ Configured by settings (environment variables, read once: core/settings.py):
 - ``TICKET_WEBHOOK_URL``: where to POST; unset or empty → no notification.
 - ``TICKET_WEBHOOK_FORMAT``: ``json`` (default), ``dingtalk`` (custom group robot, markdown
   message) or ``slack`` (incoming webhook, Block Kit section).
-- ``TICKET_WEBHOOK_SECRET``: DingTalk robot signing secret ("加签"); when set, ``timestamp`` (ms)
-  and ``sign`` query parameters are appended to the URL.
+- ``TICKET_WEBHOOK_SECRET``: signs the notification. ``json``: the headers ``X-Alimail-Timestamp``
+  (Unix seconds) and ``X-Alimail-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>``
+  over the exact body bytes (README, "Tickets", has the receiver's check). ``dingtalk``: the robot's
+  signing secret ("加签"): ``timestamp`` (ms) and ``sign`` query parameters are appended to the URL.
+  ``slack``: not used (an incoming webhook's URL is its credential).
 - ``TICKET_WEBHOOK_TIMEOUT``: seconds per attempt (default 5, at most 300).
 - ``TICKET_WEBHOOK_RETRIES``: attempts in total (default 3, at most 10). Connection errors, timeouts,
   HTTP 429 and 5xx are retried after a short backoff; other answers are final.
@@ -14,8 +17,9 @@ Configured by settings (environment variables, read once: core/settings.py):
   the user's own words stay as written, and the conversation's language is one of the fields.
 
 `notify_ticket_created` never raises and never waits for the network: the POST runs in a
-daemon thread. Webhook URLs and secrets are credentials, so they are never logged (only
-the scheme and host of the URL).
+daemon thread. Redirects are not followed (a 3xx answer is a failed delivery): the ticket goes
+to the configured URL or nowhere, never to a host a redirect names. Webhook URLs and secrets are
+credentials, so they are never logged (only the scheme and host of the URL).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import re
 import threading
@@ -53,6 +58,10 @@ MAX_RETRY_AFTER = 5.0
 # User text is cut to this many characters in chat messages (Slack: 3000 per section).
 MAX_DESCRIPTION = 1500
 MAX_FIELD = 200
+
+# The JSON format's signature (TICKET_WEBHOOK_SECRET): see json_signature().
+SIGNATURE_HEADER = "X-Alimail-Signature"
+TIMESTAMP_HEADER = "X-Alimail-Timestamp"
 
 FACT_FIELDS = (
     "id",
@@ -138,6 +147,22 @@ def signed_url(url: str, secret: str, timestamp_ms: Optional[int] = None) -> str
     base, hash_mark, fragment = url.partition("#")
     separator = "" if base.endswith(("?", "&")) else ("&" if "?" in base else "?")
     return f"{base}{separator}{extra}{hash_mark}{fragment}"
+
+
+# -- JSON signing ---------------------------------------------------------------------
+def json_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The X-Alimail-Signature of `body`: `sha256=` + hex HMAC-SHA256(secret, b"<timestamp>." + body).
+
+    The timestamp (X-Alimail-Timestamp, Unix seconds) is signed with the body, so a receiver that
+    refuses old timestamps is not fooled by a replayed notification."""
+    message = str(int(timestamp)).encode("ascii") + b"." + body
+    return "sha256=" + hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def signature_headers(secret: str, body: bytes, timestamp: Optional[int] = None) -> Dict[str, str]:
+    """The JSON format's signing headers for `body` (now, unless `timestamp` is given)."""
+    stamp = int(time.time()) if timestamp is None else int(timestamp)
+    return {TIMESTAMP_HEADER: str(stamp), SIGNATURE_HEADER: json_signature(secret, stamp, body)}
 
 
 # -- payloads ---------------------------------------------------------------------
@@ -313,18 +338,28 @@ def _rejected_by_dingtalk(response: requests.Response) -> Optional[str]:
 
 
 def deliver(config: Config, payload: Dict[str, Any], ticket_id: str = "?") -> bool:
-    """POST `payload`, retrying transient failures; True when delivered. Never raises."""
+    """POST `payload`, retrying transient failures; True when delivered. Never raises, never follows a redirect."""
     target = redact_url(config.url)
     problem = "not attempted"
+    try:  # the exact bytes sent are the bytes signed
+        body = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as error:
+        logger.error("ticket %s: notification not sent: %s", ticket_id, type(error).__name__)
+        return False
     for attempt in range(1, config.attempts + 1):
         response: Optional[requests.Response] = None
         retryable = True
         try:
-            url = signed_url(config.url, config.secret) if config.secret else config.url
-            response = requests.post(
-                url, json=payload, timeout=config.timeout, headers={"User-Agent": "tickets-notify/1"}
-            )
-            if response.status_code < 300:
+            url = config.url
+            headers = {"User-Agent": "tickets-notify/1", "Content-Type": "application/json"}
+            if config.secret and config.fmt == "dingtalk":
+                url = signed_url(config.url, config.secret)
+            elif config.secret and config.fmt == "json":
+                headers.update(signature_headers(config.secret, body))  # a fresh timestamp per attempt
+            response = requests.post(url, data=body, timeout=config.timeout, headers=headers, allow_redirects=False)
+            if 300 <= response.status_code < 400:
+                problem, retryable = f"HTTP {response.status_code} (redirects are not followed)", False
+            elif response.status_code < 300:
                 rejected = _rejected_by_dingtalk(response) if config.fmt == "dingtalk" else None
                 if rejected is None:
                     logger.info("ticket %s: notification delivered to %s (attempt %d)", ticket_id, target, attempt)

@@ -32,6 +32,7 @@ TRANSITIONS = {
 }
 QUEUES = ("postmaster", "support")
 MAX_NAME = 128  # width of the author and assignee columns
+MAX_COMMENT = 4000  # characters of a staff comment (users read the latest one in chat)
 
 
 class StoreUnavailable(RuntimeError):
@@ -155,6 +156,19 @@ class Ticket:
 def masked_transcript(lines: List[Dict[str, str]]) -> List[Dict[str, str]]:
     """The transcript with every line's text masked (core.ticket_draft masks it too; the store relies on no one)."""
     return [{**line, "text": mask_secrets(str(line["text"]))} if "text" in line else dict(line) for line in lines]
+
+
+def _checked_text(what: str, value: str, limit: int) -> str:
+    """`value` without surrounding spaces; InvalidChange when empty, longer than `limit` or holding NUL
+    (which PostgreSQL can't store)."""
+    text = value.strip()
+    if not text:
+        raise InvalidChange(f"{what} must not be empty")
+    if len(text) > limit:
+        raise InvalidChange(f"{what} is longer than {limit} characters")
+    if "\x00" in text:
+        raise InvalidChange(f"{what} must not contain NUL characters")
+    return text
 
 
 def _aware(value: datetime) -> datetime:
@@ -321,42 +335,63 @@ class TicketStore:
         return self._list(query.order_by(tickets.c.number.desc()).limit(limit))
 
     def set_status(self, ticket_id: str, status: str, author: str) -> Ticket:
-        if status not in STATUSES:
-            raise InvalidChange(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
-
-        def change(connection: Connection, ticket: Ticket) -> Tuple[Dict[str, Any], str]:
-            if status == ticket.status:
-                raise InvalidChange(f"{ticket.id} is already {status}")
-            if status not in TRANSITIONS[ticket.status]:
-                raise InvalidChange(f"{ticket.id} can't go from {ticket.status} to {status}")
-            return {"status": status}, f"{ticket.status} → {status}"
-
-        return self._update(ticket_id, author, "status", change)
+        return self.update(ticket_id, author, status=status)
 
     def assign(self, ticket_id: str, assignee: str, author: str) -> Ticket:
-        if not assignee.strip():
-            raise InvalidChange("assignee must not be empty")
-        if len(assignee.strip()) > MAX_NAME:
-            raise InvalidChange(f"assignee is longer than {MAX_NAME} characters")
-        return self._update(
-            ticket_id, author, "assign", lambda connection, ticket: ({"assignee": assignee.strip()}, assignee.strip())
-        )
+        return self.update(ticket_id, author, assignee=assignee)
 
     def comment(self, ticket_id: str, text: str, author: str) -> Ticket:
-        if not text.strip():
-            raise InvalidChange("comment must not be empty")
-        detail = mask_secrets(text.strip())  # staff may paste what the user wrote
-        return self._update(ticket_id, author, "comment", lambda connection, ticket: ({}, detail))
+        return self.update(ticket_id, author, comment=text)
+
+    def update(
+        self,
+        ticket_id: str,
+        author: str,
+        *,
+        status: Optional[str] = None,
+        assignee: Optional[str] = None,
+        comment: Optional[str] = None,
+    ) -> Ticket:
+        """Change the status, the assignee and/or add a comment, in one transaction: every change is
+        recorded (events in that order, one timestamp) or none is. Raises InvalidChange (a value or a
+        transition that is not allowed), TicketNotFound or StoreUnavailable, having changed nothing."""
+        if status is None and assignee is None and comment is None:
+            raise InvalidChange("nothing to change: give a status, an assignee and/or a comment")
+        if status is not None and status not in STATUSES:
+            raise InvalidChange(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
+        new_assignee = None if assignee is None else _checked_text("assignee", assignee, MAX_NAME)
+        # Staff may paste what the user wrote: masked like the user's own text.
+        note = None if comment is None else mask_secrets(_checked_text("comment", comment, MAX_COMMENT))
+
+        def change(ticket: Ticket) -> Tuple[Dict[str, Any], List[Tuple[str, str]]]:
+            values: Dict[str, Any] = {}
+            events: List[Tuple[str, str]] = []
+            if status is not None:
+                if status == ticket.status:
+                    raise InvalidChange(f"{ticket.id} is already {status}")
+                if status not in TRANSITIONS[ticket.status]:
+                    raise InvalidChange(f"{ticket.id} can't go from {ticket.status} to {status}")
+                values["status"] = status
+                events.append(("status", f"{ticket.status} → {status}"))
+            if new_assignee is not None:
+                values["assignee"] = new_assignee
+                events.append(("assign", new_assignee))
+            if note is not None:
+                events.append(("comment", note))
+            return values, events
+
+        return self._update(ticket_id, author, change)
 
     # -- internals -------------------------------------------------------------
     def _update(
         self,
         ticket_id: str,
         author: str,
-        kind: str,
-        change: Callable[[Connection, Ticket], Tuple[Dict[str, Any], str]],
+        change: Callable[[Ticket], Tuple[Dict[str, Any], List[Tuple[str, str]]]],
     ) -> Ticket:
-        if not author or len(author) > MAX_NAME:
+        """Lock the ticket's row, apply `change` (→ column values, [(event kind, detail)]) and record
+        its events, all in one transaction; any exception leaves the ticket as it was."""
+        if not author or len(author) > MAX_NAME or "\x00" in author:
             raise InvalidChange(f"author must be 1 to {MAX_NAME} characters")
         number = parse_id(ticket_id)
         if number is None:
@@ -372,16 +407,17 @@ class TicketStore:
                 )
                 if row is None:
                     raise TicketNotFound(ticket_id)
-                values, detail = change(connection, self._ticket(row, []))
+                values, events = change(self._ticket(row, []))
                 stamp = now()
                 connection.execute(
                     tickets.update().where(tickets.c.number == number).values(updated_at=stamp, **values)
                 )
-                connection.execute(
-                    ticket_events.insert().values(
-                        ticket_number=number, created_at=stamp, author=author, kind=kind, detail=detail
+                for kind, detail in events:
+                    connection.execute(
+                        ticket_events.insert().values(
+                            ticket_number=number, created_at=stamp, author=author, kind=kind, detail=detail
+                        )
                     )
-                )
         except SQLAlchemyError as error:
             raise StoreUnavailable(str(error)) from error
         return self._get(number)

@@ -25,6 +25,11 @@ MIN_TRAINING = 20
 MIN_HELDOUT = {"en": 15, "zh": 10}
 # Minimum out-of-scope held-out examples, per language.
 MIN_HELDOUT_OUT_OF_SCOPE = {"en": 60, "zh": 40}
+# Minimum examples per intent a paraphrase set holds, in every language (issue 14).
+MIN_PARAPHRASE = 25
+# Paraphrase lines whose normalised text has at least this many characters must differ from
+# every training line by more than one character edit (shorter ones: not be equal to one).
+MIN_ONE_EDIT_LENGTH = 8
 
 PROBLEM_ACTION = "action_start_guide"
 FAQ_RESPONSE = "utter_faq"
@@ -135,17 +140,45 @@ def check_example_counts(project: Project) -> Iterator[Finding]:
                     "add new test sentences there — never copies of training examples, "
                     "so the test measures how the bot does on words it has not seen.",
                 )
-        unknown: Dict[str, Example] = {}
+        yield from _unknown_intents(project, examples, "held-out")
+    yield from check_paraphrase_counts(project)
+
+
+def _unknown_intents(project: Project, examples: List[Example], kind: str) -> Iterator[Finding]:
+    unknown: Dict[str, Example] = {}
+    for example in examples:
+        if example.intent not in labels(project):
+            unknown.setdefault(example.intent, example)
+    for example in unknown.values():
+        yield Finding(
+            example.path,
+            example.line,
+            f"{kind} examples for unknown intent '{example.intent}' (first one here).",
+            "use an intent listed in domain.yml (or faq/<key>), or add the intent first.",
+        )
+
+
+def check_paraphrase_counts(project: Project) -> Iterator[Finding]:
+    """Every intent a paraphrase set tests has enough lines there to vary its key words and frames.
+
+    An intent the set does not test yet (a guide just added with `make new-problem`) is not a
+    finding: the unit tests check that the project's own sets cover every intent."""
+    for examples in project.paraphrase.values():
+        per_intent = collections.Counter(e.intent for e in examples)
+        first = {}
         for example in examples:
-            if example.intent not in labels(project):
-                unknown.setdefault(example.intent, example)
-        for example in unknown.values():
-            yield Finding(
-                example.path,
-                example.line,
-                f"held-out examples for unknown intent '{example.intent}' (first one here).",
-                "use an intent listed in domain.yml (or faq/<key>), or add the intent first.",
-            )
+            first.setdefault(example.intent, example)
+        for intent, have in per_intent.items():
+            if have < MIN_PARAPHRASE and intent in labels(project):
+                yield Finding(
+                    first[intent].path,
+                    first[intent].line,
+                    f"intent '{intent}' has {have} paraphrase examples in {first[intent].path}; "
+                    f"it needs at least {MIN_PARAPHRASE}.",
+                    f"add {MIN_PARAPHRASE - have} more, varying the key words (synonyms, typos) and the frame "
+                    "(question, order, polite, angry, terse) — never copies of training examples.",
+                )
+        yield from _unknown_intents(project, examples, "paraphrase")
 
 
 def check_clashes(project: Project) -> Iterator[Finding]:
@@ -165,19 +198,58 @@ def check_clashes(project: Project) -> Iterator[Finding]:
             )
 
 
-def check_heldout_leaks(project: Project) -> Iterator[Finding]:
-    """Held-out examples that are (near-)copies of training examples."""
-    training = {e.key: e for e in project.training if e.key}
-    for examples in project.heldout.values():
+def _deletions(key: str) -> Iterator[str]:
+    """`key` with one character left out, at every position."""
+    return (key[:i] + key[i + 1 :] for i in range(len(key)))
+
+
+class _OneEditIndex:
+    """Training examples found by a normalised key within one character edit (SymSpell's
+    deletion neighbourhood: two keys are near when one deletion from each, or from one, makes them equal)."""
+
+    def __init__(self, examples: Iterable[Example]) -> None:
+        self.exact: Dict[str, Example] = {}
+        self.deleted: Dict[str, Example] = {}
         for example in examples:
-            twin = training.get(example.key)
+            if example.key:
+                self.exact.setdefault(example.key, example)
+                if len(example.key) >= MIN_ONE_EDIT_LENGTH:
+                    for variant in _deletions(example.key):
+                        self.deleted.setdefault(variant, example)
+
+    def twin(self, key: str) -> Optional[Example]:
+        """The training example equal to `key`, else (for keys long enough) one within one edit."""
+        if key in self.exact or len(key) < MIN_ONE_EDIT_LENGTH:
+            return self.exact.get(key)
+        if key in self.deleted:
+            return self.deleted[key]
+        for variant in _deletions(key):
+            found = self.exact.get(variant) or self.deleted.get(variant)
+            if found is not None:
+                return found
+        return None
+
+
+def check_heldout_leaks(project: Project) -> Iterator[Finding]:
+    """Held-out and paraphrase examples that are (near-)copies of training examples.
+
+    Held-out lines must differ from every training line after normalising (case, punctuation,
+    spaces). Paraphrase lines test variation, so they must also differ by more than one
+    character edit: a training line with one typo added or fixed is not a paraphrase."""
+    training = {e.key: e for e in project.training if e.key}
+    one_edit = _OneEditIndex(project.training)
+    sets = [("held-out", examples) for examples in project.heldout.values()]
+    sets += [("paraphrase", examples) for examples in project.paraphrase.values()]
+    for kind, examples in sets:
+        for example in examples:
+            twin = training.get(example.key) if kind == "held-out" else one_edit.twin(example.key)
             if twin is not None:
                 same = "the same as" if twin.text == example.text else "a near-copy of"
                 yield Finding(
                     example.path,
                     example.line,
-                    f'held-out "{example.text}" is {same} training example "{twin.text}" ({twin.path}:{twin.line}).',
-                    "reword the held-out sentence (or remove it): a test on sentences the "
+                    f'{kind} "{example.text}" is {same} training example "{twin.text}" ({twin.path}:{twin.line}).',
+                    f"reword the {kind} sentence (or remove it): a test on sentences the "
                     "model was trained on says nothing about new users.",
                 )
 

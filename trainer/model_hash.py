@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Iterable, List, Set
 
 ROOT = Path(__file__).resolve().parent.parent
-INPUTS = ["config.yml", "domain.yml", "requirements.txt", "tools/build_spacy_model.py", "tools/build_jieba_dict.py"]
+INPUTS = [
+    "config.yml",
+    "domain.yml",
+    "requirements.txt",
+    "tools/build_spacy_model.py",
+    "tools/build_jieba_dict.py",
+    "tools/build_wordnet.py",
+]
 INPUT_DIRS = ["data"]
 # A `name:` in config.yml that is a dotted path (`components.faq_selector.FaqSelector`).
 _CONFIG_NAME = re.compile(r"^\s*-?\s*name:\s*[\"']?([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+)", re.MULTILINE)

@@ -21,6 +21,8 @@ from core.settings import get_settings
 # Rasa's entity annotations: [text](entity), [text](entity:value), [text]{...}, [text][...].
 ANNOTATION = re.compile(r"\[([^\]]+?)\](?:\(([^)]*)\)|\{[^}]*\}|\[[^\]]*\])")
 _HELDOUT_FILE = re.compile(r"heldout(?:_([a-z]{2}))?\.yml$")
+# Paraphrase sets (issue 14): like the held-out sets, test data only, one file per language.
+_PARAPHRASE_FILE = re.compile(r"paraphrase(?:_([a-z]{2}))?\.yml$")
 
 
 class LineDict(dict):
@@ -112,6 +114,7 @@ class Project:
     forms: Dict[str, int] = field(default_factory=dict)
     training: List[Example] = field(default_factory=list)
     heldout: Dict[str, List[Example]] = field(default_factory=dict)
+    paraphrase: Dict[str, List[Example]] = field(default_factory=dict)
     rules: List[Step] = field(default_factory=list)
     test_steps: List[Step] = field(default_factory=list)
     knowledge: Any = None
@@ -197,7 +200,7 @@ def _key_lines(path: Path, section: str, names: set) -> Dict[str, int]:
 
 
 def read_project(root: Path) -> Project:
-    """Read domain, NLU data, held-out sets, rules, stories, test conversations and knowledge."""
+    """Read domain, NLU data, held-out and paraphrase sets, rules, stories, test conversations and knowledge."""
     project = Project(root=root)
     domain_path = root / "domain.yml"
     domain = load_yaml(domain_path) or {}
@@ -224,6 +227,10 @@ def read_project(root: Path) -> Project:
         match = _HELDOUT_FILE.search(path.name)
         if match:
             project.heldout[match.group(1) or "en"] = list(nlu_examples(path, root))
+    for path in sorted((root / "tests" / "nlu").glob("paraphrase*.yml")):
+        match = _PARAPHRASE_FILE.search(path.name)
+        if match:
+            project.paraphrase[match.group(1) or "en"] = list(nlu_examples(path, root))
     for path in sorted((root / "tests" / "stories").glob("*.yml")):
         project.test_steps.extend(_story_steps(path, root, "stories"))
     knowledge_path = get_settings().knowledge_path(root)

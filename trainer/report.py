@@ -41,6 +41,10 @@ HEADLINE_LABELS = [
     ("heldout_oos_recall_en", "held-out OOS recall, en"),
     ("heldout_accuracy_zh", "held-out intent accuracy, zh"),
     ("heldout_oos_recall_zh", "held-out OOS recall, zh"),
+    ("paraphrase_accuracy_en", "paraphrase intent accuracy, en"),
+    ("paraphrase_oos_recall_en", "paraphrase OOS recall, en"),
+    ("paraphrase_accuracy_zh", "paraphrase intent accuracy, zh"),
+    ("paraphrase_oos_recall_zh", "paraphrase OOS recall, zh"),
 ]
 
 
@@ -69,8 +73,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         type=Path,
         action="append",
         default=None,
-        help="held-out file, repeatable; heldout_<lang>.yml is <lang>, else en "
-        "(default: tests/nlu/heldout.yml and tests/nlu/heldout_zh.yml where present)",
+        help="held-out or paraphrase file, repeatable; <name>_<lang>.yml is <lang>, else en; "
+        "paraphrase*.yml count as paraphrase sets (default: tests/nlu/heldout*.yml and "
+        "tests/nlu/paraphrase*.yml where present)",
     )
     parser.add_argument("--out", type=Path, default=Path("reports/nlu"), help="report folder (default reports/nlu)")
     parser.add_argument(
@@ -89,8 +94,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def default_heldout() -> List[Path]:
-    """The held-out files that exist, English first."""
-    return [path for path in (Path("tests/nlu/heldout.yml"), Path("tests/nlu/heldout_zh.yml")) if path.exists()]
+    """The held-out and paraphrase files that exist, English first."""
+    names = ("heldout.yml", "heldout_zh.yml", "paraphrase.yml", "paraphrase_zh.yml")
+    return [path for path in (Path("tests/nlu") / name for name in names) if path.exists()]
 
 
 def hash_files(paths: Sequence[Path]) -> str:

@@ -171,10 +171,23 @@ def fallbacks(rows: Sequence[Row], top: int = 10, examples: int = 3) -> List[Fal
     return [Fallbacks(label, len(fell[label]), support[label], sorted(fell[label])[:examples]) for label in ranked]
 
 
-def headline(cv_rows: Sequence[Row], heldout: Sequence[Dict[str, Any]]) -> Dict[str, Optional[float]]:
-    """The figures tracked across runs: CV overall and per language, held-out per language.
+SET_LABELS = {"heldout": "held-out", "paraphrase": "paraphrase"}
 
-    `heldout` is a list of `{"language", "rows", ...}`; a missing language gives `None`.
+
+def set_kind(entry: Dict[str, Any]) -> str:
+    """`heldout` or `paraphrase` (results saved before paraphrase sets existed: `heldout`)."""
+    return str(entry.get("set") or "heldout")
+
+
+def set_label(entry: Dict[str, Any]) -> str:
+    """How the page names a test set: `held-out en`, `paraphrase zh` ..."""
+    return f"{SET_LABELS.get(set_kind(entry), set_kind(entry))} {entry['language']}"
+
+
+def headline(cv_rows: Sequence[Row], heldout: Sequence[Dict[str, Any]]) -> Dict[str, Optional[float]]:
+    """The figures tracked across runs: CV overall and per language, held-out and paraphrase sets per language.
+
+    `heldout` is a list of `{"language", "rows", "set", ...}`; a missing language gives `None`.
     """
     figures: Dict[str, Optional[float]] = {}
     overall = summary(cv_rows) if cv_rows else None
@@ -182,12 +195,15 @@ def headline(cv_rows: Sequence[Row], heldout: Sequence[Dict[str, Any]]) -> Dict[
     figures["cv_macro_f1"] = overall["macro_f1"] if overall else None
     figures["cv_oos_recall"] = overall["oos_recall"] if overall else None
     by_language = split_by_language(cv_rows)
-    held = {entry["language"]: summary(entry["rows"]) for entry in heldout}
-    for lang in list(LANGUAGES) + sorted((set(by_language) | set(held)) - set(LANGUAGES)):
+    held = {entry["language"]: summary(entry["rows"]) for entry in heldout if set_kind(entry) == "heldout"}
+    para = {entry["language"]: summary(entry["rows"]) for entry in heldout if set_kind(entry) == "paraphrase"}
+    for lang in list(LANGUAGES) + sorted((set(by_language) | set(held) | set(para)) - set(LANGUAGES)):
         cv = summary(by_language[lang]) if lang in by_language else None
         figures[f"cv_accuracy_{lang}"] = cv["intent_accuracy"] if cv else None
         figures[f"cv_macro_f1_{lang}"] = cv["macro_f1"] if cv else None
         figures[f"cv_oos_recall_{lang}"] = cv["oos_recall"] if cv else None
         figures[f"heldout_accuracy_{lang}"] = held[lang]["intent_accuracy"] if lang in held else None
         figures[f"heldout_oos_recall_{lang}"] = held[lang]["oos_recall"] if lang in held else None
+        figures[f"paraphrase_accuracy_{lang}"] = para[lang]["intent_accuracy"] if lang in para else None
+        figures[f"paraphrase_oos_recall_{lang}"] = para[lang]["oos_recall"] if lang in para else None
     return figures

@@ -18,6 +18,8 @@ from trainer.report_figures import (
     confused_pairs,
     fallbacks,
     per_intent,
+    set_kind,
+    set_label,
     split_by_language,
     summary,
 )
@@ -33,6 +35,8 @@ HISTORY_COLUMNS = [
     ("heldout_oos_recall_en", "OOS recall en"),
     ("heldout_accuracy_zh", "held-out zh"),
     ("heldout_oos_recall_zh", "OOS recall zh"),
+    ("paraphrase_accuracy_en", "paraphrase en"),
+    ("paraphrase_accuracy_zh", "paraphrase zh"),
 ]
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 
@@ -88,7 +92,8 @@ def _dropped_line(dropped: Sequence[str]) -> List[str]:
 def _overall_rows(cv_rows: Sequence[Row], heldout: Sequence[Dict[str, Any]], languages: List[str]) -> List[List[str]]:
     cv_all = summary(cv_rows)
     cv_lang = {lang: summary(rows) for lang, rows in split_by_language(cv_rows).items()}
-    held = {entry["language"]: summary(entry["rows"]) for entry in heldout}
+    held = {entry["language"]: summary(entry["rows"]) for entry in heldout if set_kind(entry) == "heldout"}
+    para = {entry["language"]: summary(entry["rows"]) for entry in heldout if set_kind(entry) == "paraphrase"}
 
     def cells(source: Dict[str, Dict[str, Any]], key: str) -> List[str]:
         return [figure(source[lang][key]) if lang in source else "—" for lang in languages]
@@ -96,7 +101,7 @@ def _overall_rows(cv_rows: Sequence[Row], heldout: Sequence[Dict[str, Any]], lan
     def counts(source: Dict[str, Dict[str, Any]], key: str) -> List[str]:
         return [str(source[lang][key]) if lang in source else "—" for lang in languages]
 
-    return [
+    rows = [
         ["CV intent accuracy (in scope)", figure(cv_all["intent_accuracy"])] + cells(cv_lang, "intent_accuracy"),
         ["CV macro F1", figure(cv_all["macro_f1"])] + cells(cv_lang, "macro_f1"),
         ["CV out-of-scope recall", figure(cv_all["oos_recall"])] + cells(cv_lang, "oos_recall"),
@@ -105,19 +110,26 @@ def _overall_rows(cv_rows: Sequence[Row], heldout: Sequence[Dict[str, Any]], lan
         ["held-out out-of-scope recall", "—"] + cells(held, "oos_recall"),
         ["held-out utterances", "—"] + counts(held, "utterances"),
     ]
+    if para:
+        rows += [
+            ["paraphrase intent accuracy (in scope)", "—"] + cells(para, "intent_accuracy"),
+            ["paraphrase out-of-scope recall", "—"] + cells(para, "oos_recall"),
+            ["paraphrase utterances", "—"] + counts(para, "utterances"),
+        ]
+    return rows
 
 
 def overall_section(cv_rows: Sequence[Row], heldout: Sequence[Dict[str, Any]]) -> List[str]:
     """Headline figures: CV overall and per language, held-out per language."""
     languages = list(dict.fromkeys(list(split_by_language(cv_rows)) + [e["language"] for e in heldout]))
-    files = "; ".join(f"{e['language']}: `{e['path']}`" for e in heldout) or "no held-out file"
+    files = "; ".join(f"{set_label(e)}: `{e['path']}`" for e in heldout) or "no held-out file"
     rows = _overall_rows(cv_rows, heldout, languages)
     return (
         ["## Overall figures", ""]
         + table(["figure", "all"] + languages, rows, "l" + "r" * (1 + len(languages)))
         + [
             "",
-            f"Held-out files: {files}. Intent accuracy counts in-scope utterances whose exact "
+            f"Test files: {files}. Intent accuracy counts in-scope utterances whose exact "
             "intent (FAQ key included) was predicted; a fallback is a miss. Out-of-scope recall counts "
             "out-of-scope utterances answered `out_of_scope` or `nlu_fallback`. Macro F1 is the plain "
             "mean of the per-intent F1 below. An utterance with any Chinese character counts as zh.",
@@ -172,13 +184,13 @@ def per_intent_section(cv_rows: Sequence[Row], heldout: Sequence[Dict[str, Any]]
         + [_heldout_cell(h, e.label) for h in heldout]
         for e in entries
     ]
-    headers = ["intent", "precision", "recall", "F1", "support"] + [f"held-out {h['language']}" for h in heldout]
+    headers = ["intent", "precision", "recall", "F1", "support"] + [set_label(h) for h in heldout]
     return (
         [
             "## Per intent (cross-validation)",
             "",
-            "Worst F1 first. Support is the number of training utterances; held-out columns give the "
-            "utterances recognised of those tested.",
+            "Worst F1 first. Support is the number of training utterances; the held-out and paraphrase "
+            "columns give the utterances recognised of those tested.",
             "",
         ]
         + table(headers, rows, "l" + "r" * (len(headers) - 1))
@@ -242,7 +254,7 @@ def render_markdown(results: Mapping[str, Any], history: Sequence[HistoryRow], p
     lines += per_intent_section(cv_rows, heldout) + confusion_section(png_name)
     lines += pairs_section("Most confused pairs (cross-validation)", cv_rows)
     for entry in heldout:
-        lines += pairs_section(f"Most confused pairs (held-out {entry['language']}, `{entry['path']}`)", entry["rows"])
+        lines += pairs_section(f"Most confused pairs ({set_label(entry)}, `{entry['path']}`)", entry["rows"])
     return "\n".join(lines).rstrip() + "\n"
 
 

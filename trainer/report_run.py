@@ -137,6 +137,11 @@ def cross_validate(
     return rows, dropped
 
 
+def test_set_kind(path: Path) -> str:
+    """`paraphrase` for tests/nlu/paraphrase*.yml, else `heldout`."""
+    return "paraphrase" if path.name.startswith("paraphrase") else "heldout"
+
+
 def heldout_language(path: Path) -> str:
     """`heldout_zh.yml` is zh; a file without a language suffix is en."""
     match = _LANGUAGE_SUFFIX.search(path.name)
@@ -147,7 +152,7 @@ async def _predict_files(model: str, paths: Sequence[Path], log: Log) -> List[Li
     agent = load_agent(model)
     found = []
     for path in paths:
-        log(f"Held-out set {path} against {model}")
+        log(f"Test set {path} against {model}")
         rows, seconds = await predict_with_agent(agent, str(path))
         log(f"  {len(rows)} utterances parsed in {seconds:.0f} s")
         found.append(rows)
@@ -155,8 +160,12 @@ async def _predict_files(model: str, paths: Sequence[Path], log: Log) -> List[Li
 
 
 def run_heldout(model: str, paths: Sequence[Path], log: Log = say) -> List[Dict[str, Any]]:
-    """One entry per held-out file (the model is loaded once): its path, language and rows."""
+    """One entry per held-out or paraphrase file (the model is loaded once): its path, language,
+    kind of set (`heldout` or `paraphrase`) and rows."""
     if not paths:
         return []
     found = asyncio.run(_predict_files(model, paths, log))
-    return [{"path": str(path), "language": heldout_language(path), "rows": rows} for path, rows in zip(paths, found)]
+    return [
+        {"path": str(path), "language": heldout_language(path), "set": test_set_kind(path), "rows": rows}
+        for path, rows in zip(paths, found)
+    ]

@@ -623,8 +623,8 @@ def merge(args: argparse.Namespace) -> int:
 
 # --- command line ------------------------------------------------------------------------------------
 def default_db_url() -> str:
-    """TRACKER_DB_URL of the settings (default sqlite:///var/trackers.sqlite3)."""
-    return get_settings().tracker_db_url
+    """The tracker store the running bot writes (core.settings: TRACKER_DB_URL, else the profile's)."""
+    return get_settings().tracker_database_url()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -634,7 +634,7 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--db-url",
         default=default_db_url(),
-        help=f"tracker store SQLAlchemy URL (default: TRACKER_DB_URL, else {DEFAULT_DB_URL})",
+        help=f"tracker store SQLAlchemy URL (default: TRACKER_DB_URL, else the profile's: {DEFAULT_DB_URL})",
     )
     out.add_argument("--since", dest="since_text", metavar="DATE", help="only messages from this ISO date (UTC)")
     out.add_argument("--out", type=Path, default=DEFAULT_OUT, help="review file (default: %(default)s)")

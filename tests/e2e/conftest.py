@@ -20,5 +20,6 @@ def servers(tmp_path_factory) -> Servers:
 
 @pytest.fixture
 def sender(request) -> str:
-    """A fresh conversation id per test."""
-    return f"e2e-{request.node.name}-{next(_senders)}"
+    """A fresh conversation id per test (the test's name without its parameters, which may be
+    long: REST takes sender ids of at most 250 characters)."""
+    return f"e2e-{request.node.originalname}-{next(_senders)}"

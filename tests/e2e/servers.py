@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,14 +17,20 @@ from typing import Any, Dict, List, Optional
 
 import requests
 
+from channels.rest import CONVERSATION_PREFIX
 from tools.processes import free_port, start, stop, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-# Rasa through the project's entry point (version check, patches); the action server as Rasa's SDK.
+# Rasa and the action server through the project's entry point (version check, patches, tokens).
 RASA = [sys.executable, "-m", "tools.serve"]
-ACTION_SERVER = [sys.executable, "-m", "rasa_sdk"]
+ACTION_SERVER = [sys.executable, "-m", "tools.serve", "actions", "--host", "127.0.0.1"]
 REQUEST_TIMEOUT = 60
 TRACKER_STORE = "stores.masking.MaskingSQLTrackerStore"  # endpoints.yml's tracker store class
+
+
+def conversation_id(sender: str) -> str:
+    """The tracker store's (and a ticket's) id of a REST `sender`: REST conversations are kept apart."""
+    return CONVERSATION_PREFIX + sender
 
 
 def model_path() -> str:
@@ -44,15 +51,21 @@ class Servers:
     processes: List[subprocess.Popen]
     tickets_db_url: str
     trackers_db_url: str = ""
+    rest_api_token: str = ""  # REST_API_TOKEN of the Rasa server: `say` sends it
+    action_server_token: str = ""  # ACTION_SERVER_TOKEN shared by Rasa and the action server
 
     def alive(self) -> bool:
         return all(p.poll() is None for p in self.processes)
+
+    def rest_headers(self) -> Dict[str, str]:
+        return {"Authorization": f"Bearer {self.rest_api_token}"} if self.rest_api_token else {}
 
     def say(self, sender: str, message: Any) -> List[Dict[str, Any]]:
         """Send one message over the REST channel; returns the bot's replies."""
         response = requests.post(
             f"{self.rasa_url}/webhooks/rest/webhook",
             json={"sender": sender, "message": message},
+            headers=self.rest_headers(),
             timeout=REQUEST_TIMEOUT,
         )
         response.raise_for_status()
@@ -77,11 +90,6 @@ def start_servers(
     action_port, rasa_port = free_port(), free_port()
     endpoints = workdir / "endpoints.yml"
     trackers = workdir / "trackers.sqlite3"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        # As endpoints.yml: the masking SQL store (no typed secret is written).
-        f'tracker_store:\n  type: {TRACKER_STORE}\n  dialect: sqlite\n  db: "{trackers}"\n'
-    )
     env = dict(
         os.environ,
         SANIC_HOST="127.0.0.1",
@@ -90,6 +98,11 @@ def start_servers(
     )
     env.pop("TICKET_WEBHOOK_URL", None)
     env.update(extra_env or {})
+    endpoints.write_text(
+        action_endpoint_yaml(f"http://127.0.0.1:{action_port}/webhook", bool(env.get("ACTION_SERVER_TOKEN")))
+        # As endpoints.yml: the masking SQL store (no typed secret is written).
+        + f'tracker_store:\n  type: {TRACKER_STORE}\n  dialect: sqlite\n  db: "{trackers}"\n'
+    )
     action_log = workdir / "actions.log"
     rasa_log = workdir / "rasa.log"
     actions = start([*ACTION_SERVER, "--actions", "actions", "--port", str(action_port)], root, env, action_log)
@@ -108,12 +121,22 @@ def start_servers(
         processes,
         env["TICKETS_DB_URL"],
         f"sqlite:///{trackers}",
+        rest_api_token=env.get("REST_API_TOKEN", ""),
+        action_server_token=env.get("ACTION_SERVER_TOKEN", ""),
     )
+
+
+def action_endpoint_yaml(url: str, with_token: bool) -> str:
+    """The endpoints file's action_endpoint; with the token, Rasa sends ACTION_SERVER_TOKEN (as run.sh's copy)."""
+    text = f'action_endpoint:\n  url: "{url}"\n'
+    if with_token:
+        text += "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"
+    return text
 
 
 # -- several processes: the production profile (endpoints.production.yml, PostgreSQL + Redis) ---------
 def start_action_server(root: Path, env: Dict[str, str], port: int, log: Path, workers: int = 1) -> subprocess.Popen:
-    """`rasa run actions` on 127.0.0.1:`port` with `workers` Sanic workers (ACTION_SERVER_SANIC_WORKERS)."""
+    """The action server (`tools.serve actions`) on 127.0.0.1:`port` with `workers` Sanic workers."""
     env = dict(env, ACTION_SERVER_SANIC_WORKERS=str(workers))
     return start([*ACTION_SERVER, "--actions", "actions", "--port", str(port)], root, env, log)
 
@@ -161,6 +184,7 @@ class ServerPool(Servers):
         response = requests.post(
             f"{self.rasa_urls[via % len(self.rasa_urls)]}/webhooks/rest/webhook",
             json={"sender": sender, "message": message},
+            headers=self.rest_headers(),
             timeout=REQUEST_TIMEOUT,
         )
         response.raise_for_status()
@@ -175,11 +199,14 @@ def start_server_pool(
     endpoints: Optional[Path] = None,
     model: Optional[str] = None,
     root: Path = ROOT,
+    credentials: Optional[Path] = None,
 ) -> ServerPool:
     """An action server, then `rasa_processes` Rasa servers (started together) on free ports.
 
     `env` is added to this process's environment and must hold what `endpoints` (default: the
-    project's endpoints.production.yml) refers to, except ACTION_SERVER_URL, which is set here.
+    project's endpoints.production.yml) refers to, except ACTION_SERVER_URL, which is set here,
+    and ACTION_SERVER_TOKEN, which is made up here unless `env` has one. `credentials`: the Rasa
+    servers' channels (default: the project's credentials.yml).
     """
     action_port = free_port()
     rasa_ports = [free_port() for _ in range(rasa_processes)]
@@ -187,13 +214,15 @@ def start_server_pool(
     full_env.pop("TICKET_WEBHOOK_URL", None)
     full_env.update(env)
     full_env["ACTION_SERVER_URL"] = f"http://127.0.0.1:{action_port}/webhook"
+    if not full_env.get("ACTION_SERVER_TOKEN"):
+        full_env["ACTION_SERVER_TOKEN"] = secrets.token_hex(16)  # the production profile requires one
     endpoints = endpoints or root / "endpoints.production.yml"
     logs = [workdir / "actions.log"] + [workdir / f"rasa-{port}.log" for port in rasa_ports]
     processes = [start_action_server(root, full_env, action_port, logs[0], action_workers)]
     try:
         wait_until(f"http://127.0.0.1:{action_port}/health", processes[0], logs[0], 120)
         for port, log in zip(rasa_ports, logs[1:]):
-            processes.append(start_rasa_server(root, full_env, port, endpoints, log, model))
+            processes.append(start_rasa_server(root, full_env, port, endpoints, log, model, credentials))
         for port, process, log in zip(rasa_ports, processes[1:], logs[1:]):
             wait_until(f"http://127.0.0.1:{port}/", process, log, 300)
     except BaseException:
@@ -205,6 +234,8 @@ def start_server_pool(
         f"http://127.0.0.1:{action_port}",
         processes,
         full_env.get("TICKETS_DB_URL", ""),
+        rest_api_token=full_env.get("REST_API_TOKEN", ""),
+        action_server_token=full_env["ACTION_SERVER_TOKEN"],
         rasa_urls=urls,
         logs=logs,
     )

@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.knowledge import knowledge
-from tests.e2e.servers import RASA, ROOT, ServerPool, free_port, model_path, start_server_pool
+from tests.e2e.servers import RASA, ROOT, ServerPool, conversation_id, free_port, model_path, start_server_pool
 from tests.e2e.test_rest_conversations import button_payload
 from tickets.store import TicketStore
 
@@ -88,6 +88,8 @@ def stores() -> Stores:
             "REDIS_PASSWORD": redis_kwargs.get("password") or "",
             "REDIS_KEY_PREFIX": key_prefix,
             "TICKETS_DB_URL": tickets_url,
+            # The production profile requires it; endpoints.production.yml sends it to the action server.
+            "ACTION_SERVER_TOKEN": uuid.uuid4().hex,
         }
         yield Stores(env, trackers_url.render_as_string(hide_password=False), tickets_url, client, key_prefix)
     finally:
@@ -318,9 +320,9 @@ def test_twenty_conversations_alternating_between_two_rasa_servers(pool, stores)
     assert pool.alive()
 
     # Every message and every reply is in the PostgreSQL tracker store, in order.
-    stored = tracker_texts(stores.trackers_url, [c.sender for c in conversations])
+    stored = tracker_texts(stores.trackers_url, [conversation_id(c.sender) for c in conversations])
     for conversation in conversations:
-        user_texts, bot_texts = stored[conversation.sender]
+        user_texts, bot_texts = stored[conversation_id(conversation.sender)]
         assert user_texts == conversation.sent, conversation.sender
         assert bot_texts == conversation.replies, conversation.sender
 
@@ -329,7 +331,7 @@ def test_twenty_conversations_alternating_between_two_rasa_servers(pool, stores)
     assert len(set(ids)) == CONVERSATIONS
     store = TicketStore(stores.tickets_url)
     for conversation in conversations:
-        (ticket,) = store.list_for_sender(conversation.sender, "rest")
+        (ticket,) = store.list_for_sender(conversation_id(conversation.sender), "rest")
         assert (ticket.id, ticket.contact_email, ticket.problem) == (
             conversation.ticket_id,
             conversation.email,
@@ -347,9 +349,9 @@ def test_both_servers_take_the_conversation_lock_in_redis(pool, stores):
 
     def probe(via: int) -> float:
         sender = f"lock-probe-{uuid.uuid4().hex[:8]}-{via}"
-        lock = TicketLock(sender)
+        lock = TicketLock(conversation_id(sender))  # Rasa locks the conversation, REST's `rest:` id
         lock.issue_ticket(hold_seconds)  # ticket 0, held for hold_seconds
-        stores.redis.set(f"{stores.key_prefix}:lock:{sender}", lock.dumps())
+        stores.redis.set(f"{stores.key_prefix}:lock:{conversation_id(sender)}", lock.dumps())
         started = time.monotonic()
         replies = pool.say(sender, "hi", via=via)
         assert "Alibaba Mail security assistant" in replies[0]["text"]

@@ -75,7 +75,7 @@ def conversations(servers) -> Dict[str, str]:
     assert "step 1 didn't work" in text_of(replies)
 
     sender, bounce, _ = first_understood(servers, "review-ticket", BOUNCE, "Do not resend the same email")
-    replies = servers.say(sender, "i want to talk to a human about this")
+    replies = servers.say(sender, "please open a ticket about this")
     assert "Which email address" in text_of(replies)
     servers.say(sender, "anna.berg@corp.example")
     servers.say(sender, "cancel")

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.knowledge import knowledge
-from tests.e2e.servers import Servers, start_servers
+from tests.e2e.servers import Servers, conversation_id, start_servers
 
 PASSWORD = "Hunter2!"
 CODE = "482913"
@@ -123,11 +123,12 @@ def test_no_typed_secret_is_kept_at_rest(run: Tuple[Servers, Path]) -> None:
     with trackers.connect() as connection:
         senders = {row[0] for row in connection.execute(sa.text("SELECT DISTINCT sender_id FROM events"))}
         first_text = connection.execute(
-            sa.text("SELECT data FROM events WHERE sender_id = 'secret-en' AND type_name = 'user' ORDER BY id")
+            sa.text("SELECT data FROM events WHERE sender_id = :sender AND type_name = 'user' ORDER BY id"),
+            {"sender": conversation_id("secret-en")},
         ).first()
     trackers.dispose()
     # The masking store was used (Rasa silently falls back to memory when a store can't be loaded).
-    assert {*CONVERSATIONS, TICKET_SENDER} <= senders
+    assert {conversation_id(sender) for sender in (*CONVERSATIONS, TICKET_SENDER)} <= senders
     assert first_text is not None
     assert json.loads(first_text[0])["text"] == "my password is [hidden] and it stopped working"
 

@@ -8,7 +8,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import List
 
-from tests.e2e.servers import ROOT
+from tests.e2e.servers import ROOT, conversation_id
 from tests.e2e.test_rest_conversations import button_payload, text_of
 from tickets.store import TicketStore
 
@@ -56,7 +56,7 @@ def test_ticket_opened_in_chat_updated_by_staff_seen_in_chat(servers, sender):
         "eso_local_spam",
         "ESO_LOCAL_SPAM",
         "rest",
-        sender,
+        conversation_id(sender),  # REST conversations are kept apart from other channels' ids
     )
     assert ticket.contact_email == "jane.doe@corp.example"
     assert ticket.eml_delivery == "I'll attach it when support replies"
@@ -84,7 +84,7 @@ def test_a_retried_confirmation_opens_one_ticket(servers, sender):
     replies = open_ticket_after_failed_step(servers, sender)
     ticket_id = TICKET_ID.search(text_of(replies)).group(0)
     servers.say(sender, "/affirm")  # the same confirmation delivered again
-    mine = TicketStore(servers.tickets_db_url).list_for_sender(sender, "rest")
+    mine = TicketStore(servers.tickets_db_url).list_for_sender(conversation_id(sender), "rest")
     assert [t.id for t in mine] == [ticket_id]
 
 
@@ -105,4 +105,4 @@ def test_twenty_conversations_confirming_at_once_get_twenty_tickets(servers, sen
     assert len(set(ids)) == 20
     store = TicketStore(servers.tickets_db_url)
     for name, ticket_id in zip(senders, ids):
-        assert [t.id for t in store.list_for_sender(name, "rest")] == [ticket_id]
+        assert [t.id for t in store.list_for_sender(conversation_id(name), "rest")] == [ticket_id]

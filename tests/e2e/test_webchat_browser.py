@@ -32,6 +32,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # The "intranet portal" pages of the origin test come from Playwright (a public address space to
+    # Chromium) and the chat server is on loopback; in an intranet both are private.
+    "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests",
 ]
 SCREENSHOT = ROOT / "test-output" / "webchat.png"
 PAGE = "/webhooks/socketio/webchat/"
@@ -309,6 +312,179 @@ def test_identity_token_sets_the_sender_and_skips_the_email_question(tmp_path_fa
             "employee-E1234",
             "anna.lee@corp.example",
         )
+        context.close()
+    finally:
+        servers.stop()
+
+
+# --- what the browser keeps -------------------------------------------------------------------------
+SECRET_MESSAGES = {
+    "my password is Hunter2! and it stopped working": "my password is [hidden] and it stopped working",
+    "验证码是482913，登录不了": "验证码是[hidden]，登录不了",
+}
+
+
+def kept(page) -> str:
+    """Everything this page's origin holds in localStorage, as one string."""
+    return page.evaluate("() => JSON.stringify(Object.entries(localStorage))")
+
+
+def saved_state(page) -> dict:
+    return page.evaluate(
+        "() => JSON.parse(localStorage.getItem(Object.keys(localStorage).find(k => k.startsWith('alimail-webchat:'))))"
+    )
+
+
+def wait_for_new_session(page, old: str) -> str:
+    page.wait_for_function(
+        """old => { const k = Object.keys(localStorage).find(k => k.startsWith('alimail-webchat:'));
+                   const s = k && JSON.parse(localStorage.getItem(k)).sessionId; return s && s !== old; }""",
+        arg=old,
+    )
+    return saved_state(page)["sessionId"]
+
+
+def test_a_typed_secret_is_shown_and_kept_only_masked(chat_servers, page, dialogs):
+    open_chat(page, chat_servers)
+    assert page.evaluate("() => window.AlimailWebchatServerConfig.historyMinutes") == 60  # from the server
+    for typed, masked in SECRET_MESSAGES.items():
+        page.locator(".amw-input").fill(typed)
+        page.locator(".amw-input").press("Enter")
+        expect(page.locator(".amw-user .amw-text").last).to_have_text(masked)
+    wait_for_bot(page, "secure phone number")  # understood as typed: the forgot-password guide
+    stored = kept(page)
+    assert "[hidden]" in stored and "Hunter2!" not in stored and "482913" not in stored
+    assert "Hunter2!" not in page.content() and "482913" not in page.content()
+
+    page.reload()
+    expect(page.locator(".amw-status.amw-online")).to_be_visible()
+    assert page.locator(".amw-user .amw-text").all_inner_texts() == list(SECRET_MESSAGES.values())
+    stored = kept(page)
+    assert "Hunter2!" not in stored and "482913" not in stored
+    assert not dialogs
+
+
+def test_clear_deletes_the_conversation_from_the_browser_and_starts_a_new_one(chat_servers, page):
+    open_chat(page, chat_servers)
+    type_message(page, "hi, i forgot my password")
+    wait_for_bot(page, "secure phone number")
+    old_session = saved_state(page)["sessionId"]
+    assert old_session and "forgot my password" in kept(page)
+
+    page.get_by_role("button", name="Clear this conversation").click()
+    expect(page.locator(".amw-msg")).to_have_count(0)
+    expect(page.locator(".amw-note")).to_contain_text("deleted from this browser")
+    new_session = wait_for_new_session(page, old_session)
+    expect(page.locator(".amw-status.amw-online")).to_be_visible()
+    assert saved_state(page)["transcript"] == [] and "forgot my password" not in kept(page)
+    # A new conversation: the guide's buttons are gone, and it answers as a fresh one.
+    type_message(page, "how long is the sms code valid")
+    wait_for_bot(page, "expires after 5 minutes")
+    assert page.locator(".amw-bot .amw-text").count() >= 1 and not bot_texts(page)[0].startswith("Step")
+    assert saved_state(page)["sessionId"] == new_session
+
+    page.reload()  # stays cleared
+    expect(page.locator(".amw-status.amw-online")).to_be_visible()
+    assert "forgot my password" not in " ".join(page.locator(".amw-user .amw-text").all_inner_texts())
+
+
+def test_an_expired_conversation_is_deleted_on_load(chat_servers, page):
+    open_chat(page, chat_servers)
+    type_message(page, "hi, i forgot my password")
+    wait_for_bot(page, "secure phone number")
+    old_session = saved_state(page)["sessionId"]
+    # The next load finds 61 minutes since the last message (WEBCHAT_HISTORY_MINUTES defaults to 60). Set
+    # before the page's scripts run: the page open now may still save a late reply.
+    page.add_init_script(
+        """{ const k = Object.keys(localStorage).find(k => k.startsWith('alimail-webchat:'));
+             const s = JSON.parse(localStorage.getItem(k)); s.lastActive = Date.now() - 61 * 60 * 1000;
+             localStorage.setItem(k, JSON.stringify(s)); }"""
+    )
+    page.reload()
+    expect(page.locator(".amw-status.amw-online")).to_be_visible()
+    assert wait_for_new_session(page, old_session) != old_session
+    expect(page.locator(".amw-msg")).to_have_count(0)
+    assert "forgot my password" not in kept(page)
+
+
+def test_an_idle_conversation_expires_while_the_page_stays_open(chat_servers, browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.clock.install()
+    try:
+        open_chat(page, chat_servers)
+        type_message(page, "hi, i forgot my password")
+        wait_for_bot(page, "secure phone number")
+        old_session = saved_state(page)["sessionId"]
+        page.clock.fast_forward("59:00")
+        page.clock.run_for(20_000)  # the expiry check runs
+        assert page.locator(".amw-msg").count() > 0  # not yet
+        page.clock.fast_forward("02:00")
+        page.clock.run_for(20_000)
+        expect(page.locator(".amw-msg")).to_have_count(0)
+        expect(page.locator(".amw-note")).to_contain_text("idle too long")
+        assert "forgot my password" not in kept(page)
+        page.clock.resume()
+        assert wait_for_new_session(page, old_session) != old_session
+    finally:
+        context.close()
+
+
+# --- origins -------------------------------------------------------------------------------------------
+PORTAL = "http://portal.test"
+
+
+def embedding_page(servers: Servers) -> str:
+    """An intranet page (on another origin) with the widget's one tag."""
+    return (
+        "<!doctype html><html><head><title>portal</title></head><body><h1>Portal</h1>"
+        f'<script src="{servers.rasa_url}{PAGE}widget.js" data-server="{servers.rasa_url}" data-open="true" async>'
+        "</script></body></html>"
+    )
+
+
+def test_the_widget_works_on_an_allowed_origin_over_websocket_and_polling_and_not_elsewhere(tmp_path_factory, browser):
+    servers = _start(tmp_path_factory.mktemp("webchat-origins"), extra_env={"WEBCHAT_ALLOWED_ORIGINS": PORTAL})
+    socket_io = re.compile(re.escape(servers.rasa_url.replace("http", "ws", 1)) + "/socket.io/")
+    try:
+        html = embedding_page(servers)
+        for origin, transport in ((PORTAL, "websocket"), (PORTAL, "polling"), ("http://evil.test", "websocket")):
+            context = browser.new_context()
+            context.route(f"{origin}/**", lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+            if transport == "polling":
+                # A proxy that lets no WebSocket through: socket.io falls back to long-polling (with CORS).
+                context.add_init_script(
+                    "const RealWebSocket = window.WebSocket;"
+                    "window.WebSocket = function (url, protocols) {"
+                    "  return new RealWebSocket('ws://127.0.0.1:9/', protocols);"  # nothing listens there
+                    "};"
+                )
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            sockets: List[str] = []
+            polls: List[str] = []
+            page.on("websocket", lambda ws, seen=sockets: seen.append(ws.url) if socket_io.match(ws.url) else None)
+            page.on("request", lambda r, seen=polls: seen.append(r.url) if "transport=polling" in r.url else None)
+            page.goto(origin + "/")
+            if origin == PORTAL:
+                expect(page.locator(".amw-status.amw-online")).to_be_visible(timeout=TIMEOUT_MS)
+                type_message(page, "hi, i forgot my password")
+                wait_for_bot(page, "secure phone number")
+                if transport == "websocket":
+                    assert sockets and not polls, (sockets, polls)
+                else:
+                    assert polls and not sockets, (sockets, polls)
+            else:
+                expect(page.locator(".amw-status.amw-offline")).to_be_visible(timeout=TIMEOUT_MS)
+                page.wait_for_timeout(3000)
+                assert page.locator(".amw-status.amw-online").count() == 0
+            context.close()
+        # The Rasa server's own demo page is not in the list either.
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(servers.rasa_url + PAGE)
+        expect(page.locator(".amw-status.amw-offline")).to_be_visible(timeout=TIMEOUT_MS)
         context.close()
     finally:
         servers.stop()

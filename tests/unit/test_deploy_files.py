@@ -26,6 +26,7 @@ ENTRYPOINT = DEPLOY / "docker-entrypoint.sh"
 ENV_EXAMPLE = DEPLOY / ".env.example"
 HELM_RASA = DEPLOY / "helm" / "values.yaml"
 HELM_ACTIONS = DEPLOY / "helm" / "values-actions.yaml"
+HELM_ACTIONS_POLICY = DEPLOY / "helm" / "networkpolicy-actions.yaml"
 RUN_SH = ROOT / "scripts" / "run.sh"
 
 VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)")  # ${NAME}, ${NAME:-default}, ${NAME:?message}
@@ -33,6 +34,10 @@ VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)")  # ${NAME}, ${NAME:-default}, ${
 HELM_CHART_PROVIDES = {"ACTION_SERVER_URL"}
 # Rasa's and rasa-sdk's own settings (their documentation, not ours).
 RASA_NATIVE = {"SANIC_WORKERS", "ACTION_SERVER_SANIC_WORKERS"}
+# Secrets the production profile requires: no default anywhere, the start refuses without them.
+REQUIRED = {"ACTION_SERVER_TOKEN"}
+# The services that may share a network with the action server (SECURITY.md): Rasa, and its database.
+MAY_REACH_ACTIONS = {"rasa-1", "rasa-2", "postgres"}
 
 
 def load_all(path: Path) -> List:
@@ -97,7 +102,9 @@ def helm_env(path: Path) -> Dict[str, Dict]:
 
 
 # -- parsing ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("path", [ENDPOINTS, COMPOSE, HELM_RASA, HELM_ACTIONS], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [ENDPOINTS, COMPOSE, HELM_RASA, HELM_ACTIONS, HELM_ACTIONS_POLICY], ids=lambda p: p.name
+)
 def test_yaml_parses_to_one_mapping(path):
     documents = load_all(path)
     assert len(documents) == 1 and isinstance(documents[0], dict), path
@@ -110,6 +117,8 @@ def test_endpoints_use_the_strict_stores_and_take_everything_from_the_environmen
     assert endpoints["tracker_store"]["dialect"] == "postgresql"
     assert endpoints["lock_store"]["type"] == "stores.strict.StrictRedisLockStore"
     assert endpoints["action_endpoint"]["url"] == "${ACTION_SERVER_URL}"
+    # Rasa sends the shared secret on every action call.
+    assert endpoints["action_endpoint"]["headers"] == {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"}
     for section in ("tracker_store", "lock_store"):
         for key, value in endpoints[section].items():
             if key not in ("type", "dialect"):
@@ -133,6 +142,7 @@ def test_endpoints_read_by_rasa_with_the_run_sh_defaults():
 
     defaults = run_sh_defaults()
     defaults["ACTION_SERVER_URL"] = "http://127.0.0.1:5055/webhook"  # run.sh: from ACTION_HOST/ACTION_PORT
+    defaults["ACTION_SERVER_TOKEN"] = "s3cret-t0ken"  # required: run.sh refuses to start without it
     saved = {name: os.environ.get(name) for name in defaults}
     os.environ.update(defaults)
     try:
@@ -144,6 +154,7 @@ def test_endpoints_read_by_rasa_with_the_run_sh_defaults():
             else:
                 os.environ[name] = value
     assert endpoints.action.url == "http://127.0.0.1:5055/webhook"
+    assert endpoints.action.headers == {"Authorization": "Bearer s3cret-t0ken"}
     assert endpoints.tracker_store.url == "127.0.0.1"
     assert endpoints.tracker_store.kwargs["port"] == "5432"
     assert endpoints.tracker_store.kwargs["password"] == ""
@@ -262,9 +273,10 @@ def test_helm_sets_every_endpoints_variable():
 
 # -- one set of names -------------------------------------------------------------------------------
 def test_run_sh_gives_every_endpoints_variable_a_default():
-    needed = variables(uncommented(ENDPOINTS))
+    needed = variables(uncommented(ENDPOINTS)) - REQUIRED
     defaults = run_sh_defaults()
     assert needed <= set(defaults), f"run.sh production profile sets no default for {sorted(needed - set(defaults))}"
+    assert not REQUIRED & set(defaults), "a required secret must have no default"
     assert defaults["TRACKER_DB_HOST"] == "127.0.0.1" and defaults["REDIS_HOST"] == "127.0.0.1"
 
 
@@ -286,3 +298,83 @@ def test_every_variable_name_is_one_that_run_sh_or_the_readme_documents(source):
     }[source]()
     unknown = set(names) - documented()
     assert not unknown, f"{source}: {sorted(unknown)} not documented in run.sh or the README"
+
+
+# -- who can reach what (SECURITY.md) --------------------------------------------------------------
+def test_compose_only_rasa_reaches_the_action_server():
+    services = compose()["services"]
+    networks = compose()["networks"]
+    actions_networks = set(services["actions"]["networks"])
+    assert "actions" in actions_networks and networks["actions"].get("internal") is True
+    for name, service in services.items():
+        assert service.get("networks"), f"{name}: no networks, so it would join the default one with everything"
+        if name != "actions" and actions_networks & set(service["networks"]):
+            assert name in MAY_REACH_ACTIONS, (
+                f"{name} shares {actions_networks & set(service['networks'])} with actions"
+            )
+    for network in actions_networks - {"actions"}:
+        members = {name for name, service in services.items() if network in service["networks"]}
+        assert members <= {"actions"} | (MAY_REACH_ACTIONS - {"rasa-1", "rasa-2"}), (network, members)
+        if "postgres" in members:
+            assert networks[network].get("internal") is True, network
+    assert not services["actions"].get("ports"), "the action server publishes no port"
+    assert {"rasa-1", "rasa-2"} <= {n for n, s in services.items() if "actions" in s["networks"]}
+
+
+def test_compose_requires_the_action_server_token_and_passes_the_rest_token():
+    text = COMPOSE.read_text(encoding="utf-8")
+    services = compose()["services"]
+    for name in ("actions", "rasa-1", "rasa-2"):
+        value = services[name]["environment"]["ACTION_SERVER_TOKEN"]
+        assert value.startswith("${ACTION_SERVER_TOKEN:?"), f"{name}: ACTION_SERVER_TOKEN must be required"
+    for name in ("rasa-1", "rasa-2"):
+        assert services[name]["environment"]["REST_API_TOKEN"] == "${REST_API_TOKEN:-}"
+    # Published: only nginx (Rasa, whose REST needs the token on 0.0.0.0) and the ticket API on loopback.
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"nginx", "tickets-api"}
+    assert all(port.startswith("127.0.0.1:") for port in services["tickets-api"]["ports"])
+    assert "${REST_API_TOKEN" in text
+
+
+def test_helm_sends_and_checks_the_action_server_token_and_needs_the_rest_token():
+    rasa, actions = helm_env(HELM_RASA), helm_env(HELM_ACTIONS)
+    for env, names in ((rasa, ("ACTION_SERVER_TOKEN", "REST_API_TOKEN")), (actions, ("ACTION_SERVER_TOKEN",))):
+        for name in names:
+            reference = env[name]["valueFrom"]["secretKeyRef"]
+            assert reference["name"] == "alimail-secrets" and not reference.get("optional"), (name, reference)
+    assert rasa["ACTION_SERVER_TOKEN"]["valueFrom"] == actions["ACTION_SERVER_TOKEN"]["valueFrom"]
+
+
+def test_helm_network_policy_admits_only_rasa_to_the_action_server():
+    (policy,) = load_all(HELM_ACTIONS_POLICY)
+    (rasa,) = load_all(HELM_RASA)
+    (actions,) = load_all(HELM_ACTIONS)
+    assert policy["kind"] == "NetworkPolicy" and policy["apiVersion"] == "networking.k8s.io/v1"
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"].items() <= actions["podLabels"].items()
+    assert spec["policyTypes"] == ["Ingress"]
+    (rule,) = spec["ingress"]
+    (source,) = rule["from"]
+    assert set(source) == {"podSelector"}  # pods of this namespace only, no ipBlock or namespaceSelector
+    assert source["podSelector"]["matchLabels"].items() <= rasa["podLabels"].items()
+    assert not source["podSelector"]["matchLabels"].items() <= actions["podLabels"].items()
+    assert rule["ports"] == [{"protocol": "TCP", "port": actions["applicationSettings"]["port"]}]
+
+
+STARTERS = [RUN_SH, ENTRYPOINT, ROOT / "tools", ROOT / "tests", ROOT / "Makefile"]
+
+
+def test_every_starter_of_the_action_server_goes_through_tools_serve():
+    """`python -m rasa_sdk` (or `rasa run actions`) would serve the actions without the token check."""
+    bypass = re.compile(r"""-m["',\s]+rasa_sdk\b|rasa run actions""")
+    files = [p for s in STARTERS for p in ([s] if s.is_file() else s.rglob("*")) if p.suffix in ("", ".py", ".sh")]
+    this = Path(__file__).resolve()
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in files
+        if path.is_file() and path.resolve() != this and bypass.search(path.read_text("utf-8"))
+    ]
+    assert offenders == []
+    assert bypass.search('[sys.executable, "-m", "rasa_sdk", "--actions"]')  # the check works
+    assert "tools.serve actions" in RUN_SH.read_text(encoding="utf-8").replace("$RASA", "tools.serve")
+    assert "python -m tools.serve actions" in ENTRYPOINT.read_text(encoding="utf-8")

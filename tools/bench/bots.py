@@ -112,8 +112,8 @@ class Bench:
         return [str(self.python), "-m", "tools.serve", *args]
 
     def action_server(self, port: int) -> List[str]:
-        """The action server of the project in the working directory, on `port`."""
-        return [str(self.python), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+        """The action server of the project in the working directory, on 127.0.0.1:`port` (through tools.serve)."""
+        return self.rasa("actions", "--actions", "actions", "--host", "127.0.0.1", "--port", str(port))
 
     def base_env(self, project: Optional[Path]) -> Dict[str, str]:
         """The environment of a child: quiet TensorFlow, no telemetry, PYTHONPATH only for ours."""

@@ -13,6 +13,14 @@
  * Talks Rasa's socket.io protocol: session_request/session_confirm, user_uttered/bot_uttered.
  * Every text is put in the page as text nodes (never innerHTML); only **bold**, line breaks,
  * numbered/bulleted lines and http(s) links are turned into elements, built with DOM APIs.
+ *
+ * What the browser keeps (localStorage, one key per server): the session id the server issued,
+ * and the transcript with every secret masked by secrets.js (window.AlimailSecrets, the same rules
+ * as the server's core/secrets.py; loaded from the same server before the widget starts, unless
+ * the page loaded it first). Without it no transcript is kept at all. The conversation is deleted
+ * from the browser when it has been idle longer than the server's WEBCHAT_HISTORY_MINUTES (from
+ * config.js, window.AlimailWebchatServerConfig), on load and while the page stays open, and when
+ * the user presses "Clear" (this conversation: the history and the session id; a new one starts).
  */
 (function () {
   "use strict";
@@ -30,22 +38,84 @@
   var storageKey = "alimail-webchat:" + server;
   var MAX_TRANSCRIPT = 300;
   var TYPING_TIMEOUT_MS = 30000;
+  var DEFAULT_HISTORY_MINUTES = 60;
+  var EXPIRY_CHECK_MS = 15000;
+  var CLOCK_SKEW_MS = 60000;
 
-  // --- state kept across reloads ---------------------------------------------------------
-  function loadState() {
+  // --- masking: nothing is kept that the server's rules call a secret --------------------------
+  function mask(text) {
+    var secrets = window.AlimailSecrets;
+    return secrets && typeof secrets.maskSecrets === "function" ? secrets.maskSecrets(String(text)) : null;
+  }
+  function canMask() {
+    return mask("") !== null;
+  }
+  // An entry as it is shown and kept: every text masked (raw only when masking is unavailable,
+  // and then the transcript is never stored).
+  function maskEntry(entry) {
+    var m = canMask() ? mask : String;
+    var kept = { from: entry.from === "user" ? "user" : "bot", text: m(entry.text || "") };
+    if (Array.isArray(entry.buttons)) {
+      kept.buttons = entry.buttons
+        .filter(function (b) { return b && typeof b.title === "string"; })
+        .map(function (b) {
+          return { title: m(b.title), payload: m(typeof b.payload === "string" ? b.payload : b.title) };
+        });
+    }
+    if (typeof entry.image === "string") kept.image = m(entry.image);
+    return kept;
+  }
+
+  // --- state kept across reloads, for WEBCHAT_HISTORY_MINUTES -----------------------------------
+  function historyMs() {
+    var config = window.AlimailWebchatServerConfig || {};
+    var minutes = Number(config.historyMinutes);
+    if (!(minutes > 0)) minutes = DEFAULT_HISTORY_MINUTES;
+    return minutes * 60000;
+  }
+  function expired(lastActive) {
+    var age = Date.now() - Number(lastActive);
+    return !(age >= -CLOCK_SKEW_MS && age <= historyMs()); // also a missing or invalid time
+  }
+  function freshState(open) {
+    return { sessionId: null, transcript: [], open: !!open, lastActive: Date.now() };
+  }
+  function forget() {
     try {
-      var saved = JSON.parse(localStorage.getItem(storageKey) || "null");
-      if (saved && typeof saved === "object" && Array.isArray(saved.transcript)) return saved;
+      localStorage.removeItem(storageKey);
+    } catch (e) { /* blocked storage: nothing kept */ }
+  }
+  function loadState() {
+    var saved = null;
+    try {
+      saved = JSON.parse(localStorage.getItem(storageKey) || "null");
     } catch (e) { /* unreadable or blocked storage: start afresh */ }
-    return { sessionId: null, transcript: [], open: false };
+    if (!saved || typeof saved !== "object" || !Array.isArray(saved.transcript) || expired(saved.lastActive)) {
+      forget(); // expired (or kept by an older widget, unmasked): deleted, not shown
+      return freshState(saved && saved.open);
+    }
+    return {
+      sessionId: typeof saved.sessionId === "string" ? saved.sessionId : null,
+      // Masked again: the rules may have grown since it was kept.
+      transcript: canMask()
+        ? saved.transcript.filter(function (e) { return e && typeof e === "object"; }).map(maskEntry)
+        : [],
+      open: !!saved.open,
+      lastActive: Number(saved.lastActive)
+    };
   }
   function saveState() {
     try {
       state.transcript = state.transcript.slice(-MAX_TRANSCRIPT);
-      localStorage.setItem(storageKey, JSON.stringify(state));
+      localStorage.setItem(storageKey, JSON.stringify({
+        sessionId: state.sessionId,
+        transcript: canMask() ? state.transcript : [],
+        open: state.open,
+        lastActive: state.lastActive
+      }));
     } catch (e) { /* storage full or blocked: the chat still works */ }
   }
-  var state = loadState();
+  var state = freshState(false); // loaded in start(), once secrets.js and config.js are there
 
   // --- DOM helpers -------------------------------------------------------------------------
   function el(tag, className, text) {
@@ -163,6 +233,11 @@
   var status = el("span", "amw-status", "connecting…");
   status.setAttribute("role", "status");
   header.appendChild(status);
+  var clearButton = el("button", "amw-clear", "Clear");
+  clearButton.type = "button";
+  clearButton.title = "Clear this conversation: delete it from this browser and start a new one";
+  clearButton.setAttribute("aria-label", "Clear this conversation");
+  header.appendChild(clearButton);
   var closeButton = el("button", "amw-close", "×");
   closeButton.type = "button";
   closeButton.setAttribute("aria-label", "Close the chat");
@@ -234,9 +309,11 @@
 
   function addEntry(entry) {
     if (entry.from === "user") disableOldButtons();
-    state.transcript.push(entry);
+    var kept = maskEntry(entry); // shown as kept: a reload shows the same
+    state.transcript.push(kept);
+    state.lastActive = Date.now();
     saveState();
-    renderEntry(entry, true);
+    renderEntry(kept, true);
   }
 
   function restoreTranscript() {
@@ -356,6 +433,44 @@
     });
   }
 
+  // --- clearing: the button, the time limit, another tab's clearing ----------------------------------
+  function clearConversation(note) {
+    forget();
+    state = freshState(state.open);
+    queue = [];
+    log.textContent = "";
+    showTyping(false);
+    if (note) log.appendChild(el("div", "amw-note", note));
+    if (socket) {
+      // A new connection asks for a new session; replies still on their way to the old one are not shown.
+      ready = false;
+      socket.disconnect();
+      socket.connect();
+    }
+  }
+  clearButton.addEventListener("click", function () {
+    clearConversation("This conversation was deleted from this browser. A new one starts here.");
+    input.focus();
+  });
+  function checkExpiry() {
+    var lastActive = state.lastActive;
+    try {
+      // Another tab of the same conversation may have been active since.
+      var saved = JSON.parse(localStorage.getItem(storageKey) || "null");
+      if (saved && saved.sessionId === state.sessionId) {
+        lastActive = Math.max(lastActive, Number(saved.lastActive) || 0);
+      }
+    } catch (e) { /* blocked storage: this tab's time */ }
+    if ((state.transcript.length || state.sessionId) && expired(lastActive)) {
+      clearConversation("This conversation was idle too long and was deleted from this browser.");
+    }
+  }
+  window.addEventListener("storage", function (event) {
+    if (event.key === storageKey && event.newValue === null && (state.transcript.length || state.sessionId)) {
+      clearConversation("This conversation was deleted from this browser.");
+    }
+  });
+
   // --- opening, typing, sending ------------------------------------------------------------------
   function setOpen(open) {
     panel.hidden = !open;
@@ -382,23 +497,63 @@
     }
   });
 
-  function loadAsset(tag, attrs, onload) {
+  function loadAsset(tag, attrs, onload, onerror) {
     var node = document.createElement(tag);
     Object.keys(attrs).forEach(function (k) { node[k] = attrs[k]; });
     if (onload) node.addEventListener("load", onload);
+    if (onerror) node.addEventListener("error", onerror);
     (document.head || document.documentElement).appendChild(node);
   }
 
+  var started = false;
+  var waiting = []; // calls of the page's API before the start
+
   function start() {
+    state = loadState();
+    started = true;
     document.body.appendChild(root);
     restoreTranscript();
     setOpen(ds.open === "true" || ds.open === true || !!state.open);
+    setInterval(checkExpiry, EXPIRY_CHECK_MS);
+    waiting.forEach(function (call) { call(); });
+    waiting = [];
     if (window.io) connect();
     else loadAsset("script", { src: assetBase + "socket.io.min.js", async: true }, connect);
   }
 
+  // The masking rules and the server's settings first (nothing is stored before), then the page.
+  function boot() {
+    var pending = 1;
+    function done() {
+      if (--pending === 0) {
+        if (document.body) start();
+        else document.addEventListener("DOMContentLoaded", start);
+      }
+    }
+    function need(present, file) {
+      if (present) return;
+      pending++;
+      loadAsset("script", { src: assetBase + file, async: true }, done, done);
+    }
+    need(window.AlimailSecrets, "secrets.js");
+    need(window.AlimailWebchatServerConfig, "config.js");
+    done();
+  }
+
+  function whenStarted(fn) {
+    return function () {
+      var args = arguments;
+      if (started) fn.apply(null, args);
+      else waiting.push(function () { fn.apply(null, args); });
+    };
+  }
+
   loadAsset("link", { rel: "stylesheet", href: assetBase + "widget.css" });
-  window.AlimailWebchat = { open: function () { setOpen(true); }, close: function () { setOpen(false); }, send: send };
-  if (document.body) start();
-  else document.addEventListener("DOMContentLoaded", start);
+  window.AlimailWebchat = {
+    open: whenStarted(function () { setOpen(true); }),
+    close: whenStarted(function () { setOpen(false); }),
+    send: whenStarted(send),
+    clear: whenStarted(function () { clearConversation(""); })
+  };
+  boot();
 })();

@@ -84,9 +84,21 @@ def action_server(db_path: Path, tmp_path: Path) -> Iterator[str]:
         ACTION_SERVER_SANIC_WORKERS="1",  # one process, one event loop: what this test is about
     )
     env.pop("TICKET_WEBHOOK_URL", None)
+    env.pop("ACTION_SERVER_TOKEN", None)  # on loopback, no shared secret: this test is about blocking
     log = tmp_path / "actions.log"
     process = processes.start(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "tools.serve",
+            "actions",
+            "--actions",
+            "actions",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         ROOT,
         env,
         log,

@@ -1,4 +1,6 @@
-"""The helpdesk HTTP API (`python -m tickets.api`), run as a subprocess on a free local port."""
+"""The helpdesk HTTP API (`python -m tickets.api`), run as a subprocess on a free local port.
+
+The module's server has two named tokens (TICKETS_API_TOKENS): `helpdesk` and `anna`."""
 
 from __future__ import annotations
 
@@ -12,25 +14,26 @@ from typing import Dict, Iterator, Optional
 import pytest
 import requests
 
-from tickets.store import NewTicket, Ticket, TicketStore
+from tickets.store import MAX_COMMENT, NewTicket, Ticket, TicketStore
 from tools import processes
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "test-token-" + uuid.uuid4().hex
+ANNA_TOKEN = "anna-token-" + uuid.uuid4().hex
+TOKENS = f"helpdesk:{TOKEN},anna:{ANNA_TOKEN}"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ANNA = {"Authorization": f"Bearer {ANNA_TOKEN}"}
 
 
 class Server:
     """A running `tickets.api` process."""
 
-    def __init__(self, db_url: str, token: Optional[str], log: Path) -> None:
+    def __init__(self, db_url: str, tokens: Dict[str, str], log: Path) -> None:
+        """`tokens`: the token variables to set (TICKETS_API_TOKENS, TICKETS_API_TOKEN)."""
         self.port = processes.free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)
-        env.pop("TICKETS_API_TOKEN", None)
-        env.pop("TICKETS_DB_URL", None)
-        if token is not None:
-            env["TICKETS_API_TOKEN"] = token
+        env = {name: value for name, value in os.environ.items() if not name.startswith("TICKETS_")}
+        env.update(tokens)
         self.log = log
         self.process = processes.start(
             [sys.executable, "-m", "tickets.api", "--host", "127.0.0.1", "--port", str(self.port), "--db-url", db_url],
@@ -47,8 +50,8 @@ class Server:
 
 
 @contextmanager
-def start(db_url: str, token: Optional[str], log: Path) -> Iterator[Server]:
-    server = Server(db_url, token, log)
+def start(db_url: str, tokens: Dict[str, str], log: Path) -> Iterator[Server]:
+    server = Server(db_url, tokens, log)
     try:
         server.wait_ready()
         yield server
@@ -69,14 +72,14 @@ def store(db_url: str) -> TicketStore:
 @pytest.fixture(scope="module")
 def server(db_url: str, store: TicketStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     store.ensure_schema()
-    with start(db_url, TOKEN, tmp_path_factory.mktemp("log") / "api.log") as running:
+    with start(db_url, {"TICKETS_API_TOKENS": TOKENS}, tmp_path_factory.mktemp("log") / "api.log") as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def disabled_server(db_url: str, store: TicketStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     store.ensure_schema()
-    with start(db_url, None, tmp_path_factory.mktemp("log") / "api-disabled.log") as running:
+    with start(db_url, {}, tmp_path_factory.mktemp("log") / "api-disabled.log") as running:
         yield running
 
 
@@ -97,8 +100,10 @@ def make_ticket(store: TicketStore, queue: str = "postmaster", priority: str = "
     return ticket
 
 
-def patch(server: Server, ticket_id: str, body: Dict[str, str]) -> requests.Response:
-    return requests.patch(f"{server.base}/tickets/{ticket_id}", json=body, headers=AUTH, timeout=10)
+def patch(
+    server: Server, ticket_id: str, body: Dict[str, str], headers: Optional[Dict[str, str]] = None
+) -> requests.Response:
+    return requests.patch(f"{server.base}/tickets/{ticket_id}", json=body, headers=headers or AUTH, timeout=10)
 
 
 def test_health_needs_no_token_and_shows_no_data(server):
@@ -175,15 +180,15 @@ def test_patch_status_assignee_and_comment(server, store):
     assert response.status_code == 200, response.text
     assert response.json()["assignee"] == "alice"
 
-    response = patch(server, ticket.id, {"comment": "Customer sent headers"})
+    response = patch(server, ticket.id, {"comment": "Customer sent headers"}, ANNA)
     assert response.status_code == 200, response.text
 
     events = requests.get(f"{server.base}/tickets/{ticket.id}", headers=AUTH, timeout=5).json()["events"]
     assert [(e["kind"], e["author"]) for e in events] == [
         ("created", "assistant"),
-        ("status", "api"),
+        ("status", "helpdesk"),
         ("assign", "helpdesk"),
-        ("comment", "api"),
+        ("comment", "anna"),
     ]
     assert events[-1]["detail"] == "Customer sent headers"
 
@@ -191,13 +196,32 @@ def test_patch_status_assignee_and_comment(server, store):
 def test_patch_applies_several_changes_in_order(server, store):
     ticket = make_ticket(store)
     response = patch(
-        server, ticket.id, {"comment": "done", "assignee": "bob", "status": "resolved", "author": "zammad"}
+        server, ticket.id, {"comment": "done", "assignee": "bob", "status": "resolved", "author": "zammad"}, ANNA
     )
     assert response.status_code == 200, response.text
     data = response.json()
     assert (data["status"], data["assignee"]) == ("resolved", "bob")
     assert [e["kind"] for e in data["events"]] == ["created", "status", "assign", "comment"]
-    assert {e["author"] for e in data["events"][1:]} == {"zammad"}
+    assert {e["author"] for e in data["events"][1:]} == {"anna"}  # the token's name, not the body's
+    assert len({e["created_at"] for e in data["events"][1:]}) == 1  # one transaction, one time
+
+
+@pytest.mark.parametrize("author", ["", 42, None, "x" * 500])
+def test_a_client_author_of_any_kind_is_ignored(server, store, author):
+    ticket = make_ticket(store)
+    response = patch(server, ticket.id, {"comment": "noted", "author": author})
+    assert response.status_code == 200, response.text
+    assert response.json()["events"][-1]["author"] == "helpdesk"
+
+
+def test_a_refused_comment_leaves_status_and_assignee_unchanged(server, store):
+    ticket = make_ticket(store)
+    for comment in ("x" * (MAX_COMMENT + 1), "nul \x00 byte"):
+        response = patch(server, ticket.id, {"status": "in_progress", "assignee": "bob", "comment": comment})
+        assert response.status_code == 400, response.text
+        assert "comment" in response.json()["error"]
+    stored = store.get(ticket.id)
+    assert (stored.status, stored.assignee, len(stored.events)) == ("open", None, 1)
 
 
 def test_invalid_transition_is_409_and_changes_nothing(server, store):
@@ -224,6 +248,11 @@ def test_unknown_ticket_is_404(server, method, ticket_id):
     "body",
     [
         b"{not json",
+        b"{}",
+        b"null",
+        b'{"assignee": ["bob"]}',
+        b'{"comment": {"text": "hi"}}',
+        b'{"comment": "x\\u0000y"}',
         b"",
         b"[]",
         b'"text"',
@@ -272,7 +301,8 @@ def test_server_without_token_refuses_tickets(disabled_server, store):
 
 
 def test_unreachable_database_is_503(tmp_path):
-    with start("postgresql://postgres@127.0.0.1:1/test", TOKEN, tmp_path / "api-nodb.log") as server:
+    nodb = "postgresql://postgres@127.0.0.1:1/test"
+    with start(nodb, {"TICKETS_API_TOKENS": TOKENS}, tmp_path / "api-nodb.log") as server:
         for response in (
             requests.get(f"{server.base}/tickets", headers=AUTH, timeout=15),
             requests.get(f"{server.base}/tickets/ALM-000001", headers=AUTH, timeout=15),
@@ -280,3 +310,28 @@ def test_unreachable_database_is_503(tmp_path):
         ):
             assert response.status_code == 503
             assert response.json() == {"error": "ticket database unavailable"}
+
+
+def test_the_deprecated_single_token_is_named_staff(db_url, store, tmp_path):
+    ticket = make_ticket(store)
+    legacy = "legacy-token-" + uuid.uuid4().hex
+    with start(db_url, {"TICKETS_API_TOKEN": legacy}, tmp_path / "api-legacy.log") as running:
+        response = patch(
+            running, ticket.id, {"comment": "hi", "author": "mallory"}, {"Authorization": f"Bearer {legacy}"}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["events"][-1]["author"] == "staff"
+        assert patch(running, ticket.id, {"comment": "hi"}).status_code == 401  # TICKETS_API_TOKENS is not set here
+    assert "deprecated" in running.log.read_text()
+
+
+def test_invalid_tokens_setting_stops_the_start_without_showing_it(db_url, tmp_path):
+    secret = "secret-" + uuid.uuid4().hex
+    log = tmp_path / "api-bad.log"
+    server = Server(db_url, {"TICKETS_API_TOKENS": f"anna:{secret},anna:other-{secret}"}, log)
+    try:
+        assert server.process.wait(timeout=30) != 0
+    finally:
+        server.stop()
+    output = log.read_text()
+    assert "TICKETS_API_TOKENS" in output and "given twice" in output and secret not in output

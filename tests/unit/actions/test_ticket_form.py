@@ -151,9 +151,10 @@ def test_validation_messages_follow_the_conversations_language() -> None:
     assert dispatcher.messages[0]["text"].startswith("这看起来不像邮箱地址")
 
 
-def signed_in(email: object, slots: Optional[Dict[str, Any]] = None) -> Tracker:
+def signed_in(email: object, slots: Optional[Dict[str, Any]] = None, channel: str = "socketio") -> Tracker:
     tracker = make_tracker("open_ticket", slots=slots)
     tracker.latest_message["metadata"] = {"verified_identity": {"email": email}}
+    tracker.events[-1]["input_channel"] = channel
     return tracker
 
 
@@ -169,6 +170,14 @@ def test_a_verified_email_fills_the_slot_and_skips_the_question() -> None:
     assert form.extract_contact_email(dispatcher, make_tracker("open_ticket"), {}) == {}
     assert form.extract_contact_email(dispatcher, signed_in("not an address"), {}) == {}
     assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("channel", ["rest", "slack", "dingtalk", None])
+def test_a_verified_identity_counts_only_from_the_web_chat(channel) -> None:
+    """Any other channel's message with `verified_identity` metadata (a client's claim) is not verified."""
+    tracker = signed_in("ceo@corp.example", channel=channel)
+    assert verified_email(tracker) is None
+    assert ValidateTicketForm().extract_contact_email(CollectingDispatcher(), tracker, {}) == {}
 
 
 def test_the_form_asks_for_its_slots_in_order() -> None:

@@ -1,7 +1,9 @@
-"""The DingTalk channel's pure parts: signature and timestamp, body parsing, allowlist, choices, markdown."""
+"""The DingTalk channel's pure parts: signature and timestamp, body parsing, allowlist, choices, markdown;
+and `accept` on stub requests: every malformed header or body is a 4xx."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -10,8 +12,8 @@ import json
 import pytest
 
 from channels.dingtalk import (
+    MAX_TEXT_CHARS,
     DingTalkInput,
-    TTLCache,
     check_signature,
     compute_sign,
     parse_callback,
@@ -23,6 +25,7 @@ from channels.dingtalk import (
     translate_choice,
     webhook_allowed,
 )
+from channels.memory import MemoryStore, RedisStore, StateUnavailable, TTLCache
 from core.settings import Settings, get_settings
 
 SECRET = "test-app-secret"
@@ -53,6 +56,13 @@ def test_a_correct_signature_within_the_hour_is_accepted():
         (str(NOW + 1), compute_sign(SECRET, str(NOW))),
         ("soon", compute_sign(SECRET, "soon")),
         (str(NOW), "ünïcode"),
+        ("²", compute_sign(SECRET, "²")),  # str.isdigit() is True, int() refuses it
+        ("١٧٠٠٠٠٠٠٠٠٠٠٠", "x"),  # Arabic-Indic digits
+        (str(NOW), compute_sign(SECRET, str(NOW)) + "\udcff"),  # a non-UTF-8 header byte, as Sanic decodes it
+        (str(NOW), "%ff%fe"),  # URL-encoded non-ASCII
+        (str(NOW), "A" * 5000),
+        ("9" * 16, "x"),
+        (str(NOW), " "),
     ],
 )
 def test_missing_or_wrong_signatures_are_refused(timestamp, sign):
@@ -118,11 +128,58 @@ def test_without_a_staff_id_the_sender_id_is_used():
         json.dumps(callback(text={"content": 5})).encode(),
         json.dumps(callback(conversationType="3")).encode(),
         json.dumps(callback(msgtype=None)).encode(),
+        b"[" * 100_000 + b"]" * 100_000,  # nested too deep for the JSON parser
+        b'{"msgId": 1' + b"0" * 5000 + b"}",  # an integer too long to read
+        json.dumps(callback(msgId="m" * 513)).encode(),
+        json.dumps(callback(conversationId={"a": 1})).encode(),
+        json.dumps(callback(senderStaffId=["s"], senderId=None)).encode(),
+        json.dumps(callback(sessionWebhook="https://oapi.dingtalk.com/" + "x" * 5000)).encode(),
+        json.dumps(callback(text={"content": "\ud800 lone surrogate"})).encode(),
+        json.dumps(callback(msgId="\udfff")).encode(),
+        json.dumps(callback(msgtype=["text"])).encode(),
+        json.dumps(callback(conversationType=True)).encode(),
+        json.dumps(callback(conversationType=None)).encode(),
+        '{"msgtype": "text", "msgId": "é"}'.encode("latin-1"),
     ],
 )
 def test_malformed_bodies_raise_value_error(body):
     with pytest.raises(ValueError):
         parse_callback(body)
+
+
+def test_long_texts_are_cut_and_odd_metadata_is_left_out():
+    body = callback(text={"content": "word " * 5000}, senderNick="\ud800", conversationTitle={"x": [1]}, isAdmin=True)
+    message = parse_callback(json.dumps(body).encode())
+    assert len(message.text) <= MAX_TEXT_CHARS and message.text.startswith("word word")
+    assert "senderNick" not in message.metadata["dingtalk"] and "conversationTitle" not in message.metadata["dingtalk"]
+    assert message.metadata["dingtalk"]["isAdmin"] is True
+    rich = callback(msgtype="richText", text=None, content={"richText": [{"text": 5}, {"text": "help"}, "x"]})
+    assert parse_callback(json.dumps(rich).encode()).text == "help"
+
+
+def test_the_chat_type_comes_from_the_conversation_type_and_a_group_can_not_be_left():
+    direct = parse_callback(json.dumps(callback()).encode()).metadata
+    group = parse_callback(json.dumps(callback(conversationType="2")).encode()).metadata
+    assert (direct["chat_type"], direct["dm_available"]) == ("direct", False)
+    assert (group["chat_type"], group["dm_available"]) == ("group", False)
+    # what the body says about itself beyond the known fields is not passed on
+    forged = parse_callback(json.dumps(callback(chat_type="direct", verified_identity={"email": "x@y.z"})).encode())
+    assert "verified_identity" not in json.dumps(forged.metadata)
+    assert forged.metadata["chat_type"] == "direct" and set(forged.metadata) == {
+        "dingtalk",
+        "chat_type",
+        "dm_available",
+    }
+
+
+def test_a_direct_message_for_the_sender_alone_is_never_rendered():
+    markdown, choices = render_turn(
+        [
+            {"text": "Tickets hold personal details."},
+            {"custom": {"direct_message": {"text": "Contact: ann@corp.example", "buttons": [{"title": "Yes"}]}}},
+        ]
+    )
+    assert markdown == "Tickets hold personal details." and choices == []
 
 
 def test_other_message_types_give_their_words_or_nothing():
@@ -294,7 +351,7 @@ async def never_called(message):  # pragma: no cover - the refused requests must
 
 
 def status_and_body(channel: DingTalkInput, body: bytes, headers: dict):
-    answer = channel.accept(StubRequest(body, headers), never_called)
+    answer = asyncio.run(channel.accept(StubRequest(body, headers), never_called))
     return answer.status, json.loads(answer.body)
 
 
@@ -309,7 +366,56 @@ def test_refusals_401_for_the_signature_400_for_the_body():
     assert status_and_body(channel, json.dumps(callback()).encode(), signed_headers("wrong"))[0] == 401
     assert status_and_body(channel, b"{oops", signed_headers())[0] == 400
     assert status_and_body(channel, json.dumps(callback(msgId=None)).encode(), signed_headers())[0] == 400
-    assert len(channel.seen) == 0
+    assert isinstance(channel.seen, MemoryStore) and len(channel.seen) == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"timestamp": "²", "sign": "x"},
+        {"timestamp": "\udcb2", "sign": "x"},
+        {"sign": "\udcff\udcfe", "timestamp": "1700000000000"},
+        {"timestamp": "1" * 40, "sign": "x"},
+        {"timestamp": "-1", "sign": "x"},
+    ],
+)
+def test_malformed_headers_are_401_not_500(headers):
+    channel = DingTalkInput(SECRET)
+    assert status_and_body(channel, json.dumps(callback()).encode(), headers)[0] == 401
+
+
+def test_a_body_over_a_megabyte_is_413():
+    body = json.dumps(callback(text={"content": "x" * (1024 * 1024)})).encode()
+    assert status_and_body(DingTalkInput(SECRET), body, signed_headers())[0] == 413
+
+
+class DownStore(MemoryStore):
+    """A store whose Redis is gone."""
+
+    def __init__(self) -> None:
+        super().__init__(10, 60)
+
+    async def add_if_new(self, key: str) -> bool:
+        raise StateUnavailable("Redis did not answer SET NX within 2s")
+
+
+def test_without_the_shared_store_a_callback_is_503_so_it_is_not_answered_unchecked():
+    channel = DingTalkInput(SECRET)
+    channel.seen = DownStore()
+    assert status_and_body(channel, json.dumps(callback()).encode(), signed_headers()) == (
+        503,
+        {"error": "temporarily unavailable"},
+    )
+
+
+def test_the_production_profile_keeps_seen_ids_and_choices_in_redis_the_embedded_one_in_memory():
+    production = Settings(alimail_profile="production", redis_key_prefix="pfx", dingtalk_app_secret="s")
+    channel = DingTalkInput.from_credentials({}, production)
+    assert isinstance(channel.seen, RedisStore) and isinstance(channel.choices, RedisStore)
+    assert (channel.seen.namespace, channel.choices.namespace) == ("pfx:dingtalk:seen:", "pfx:dingtalk:choices:")
+    assert channel.seen.client is channel.choices.client
+    embedded = DingTalkInput.from_credentials({}, Settings(dingtalk_app_secret="s"))
+    assert isinstance(embedded.seen, MemoryStore) and isinstance(embedded.choices, MemoryStore)
 
 
 def test_a_webhook_on_another_host_is_dropped_before_rasa():

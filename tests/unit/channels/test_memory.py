@@ -1,11 +1,15 @@
-"""channels/memory.py: the TTL cache's expiry, its bound, and repeated-delivery detection, on an injected clock."""
+"""channels/memory.py: the TTL cache's expiry, its bound, and repeated-delivery detection, on an injected clock;
+the MemoryStore over it, and which store a profile gets. (RedisStore against the machine's Redis:
+tests/integration/channels/test_memory.py.)"""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import List
 
-from channels.memory import TTLCache
+from channels.memory import MemoryStore, RedisStore, TTLCache, expiring_store, redis_client
+from core.settings import Settings
 
 
 class Clock:
@@ -119,3 +123,38 @@ def test_concurrent_deliveries_of_one_key_are_new_exactly_once():
     for thread in threads:
         thread.join()
     assert len(results) == 8 * 500 and results.count(True) == 500
+
+
+def test_the_memory_store_keeps_json_values_until_their_ttl():
+    clock = Clock()
+    store = MemoryStore(max_items=10, ttl=60, clock=clock)
+
+    async def scenario() -> None:
+        assert await store.add_if_new("m1") and not await store.add_if_new("m1")
+        await store.set("choices", [("Yes", "/affirm")])
+        assert await store.get("choices") == [["Yes", "/affirm"]]  # as Redis gives it back: JSON
+        await store.discard("choices")
+        assert await store.get("choices") is None
+        await store.set("choices", [("No", "/deny")])
+        clock.now = 60.0
+        assert await store.get("choices") is None and await store.add_if_new("m1")
+
+    asyncio.run(scenario())
+
+
+def test_the_production_profile_shares_the_channels_state_in_redis_the_embedded_one_keeps_it_in_memory():
+    production = Settings(alimail_profile="production", redis_host="redis.internal", redis_port=6380, redis_db=3)
+    store = expiring_store(production, "dingtalk:seen", 10, 3 * 3600)
+    assert isinstance(store, RedisStore)
+    assert (store.namespace, store.ttl_ms, store.timeout) == ("alimail:dingtalk:seen:", 3 * 3600 * 1000, 2.0)
+    kwargs = store.client.connection_pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"], kwargs["db"], kwargs["password"]) == ("redis.internal", 6380, 3, None)
+    assert kwargs["socket_timeout"] == 2.0 and kwargs["socket_connect_timeout"] == 2.0
+    assert isinstance(expiring_store(Settings(), "dingtalk:seen", 10, 60), MemoryStore)
+
+
+def test_the_redis_password_is_taken_as_it_is():
+    settings = Settings.from_environ({"REDIS_PASSWORD": " p w ", "REDIS_KEY_PREFIX": " pfx "})
+    client = redis_client(settings)
+    assert client.connection_pool.connection_kwargs["password"] == " p w "
+    assert settings.redis_key_prefix == "pfx"

@@ -18,6 +18,7 @@ import pytest
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
+from channels.memory import MemoryStore, RedisStore, StateUnavailable
 from channels.slack import (
     DEFAULT_API_URL,
     SlackApiBot,
@@ -188,9 +189,16 @@ def test_a_signed_direct_message_reaches_rasa_with_its_reply_channel():
     (message,) = received
     assert message.text.strip() == "I forgot my password"
     assert (message.sender_id, message.input_channel) == ("U1", "slack")
-    assert message.metadata == {"out_channel": "D1", "thread_id": "111.1", "users": [BOT_USER]}
+    assert message.metadata == {
+        "out_channel": "D1",
+        "thread_id": "111.1",
+        "users": [BOT_USER],
+        "chat_type": "direct",
+        "dm_available": True,
+    }
     assert isinstance(message.output_channel, SlackApiBot)
     assert message.output_channel.slack_channel == "D1" and message.output_channel.thread_id is None
+    assert message.output_channel.user_id == "U1"  # who a direct message goes to
 
 
 @pytest.mark.parametrize(
@@ -247,7 +255,7 @@ def test_a_redelivered_event_id_is_answered_once():
     )
     assert [body for _, _, body in responses] == [b"", b"Duplicate event ignored.", b""]
     assert [message.text for message in received] == ["hello", "hello"]
-    assert channel.seen_events.get("event:EvA") is True
+    assert channel.seen_events.cache.get("event:EvA") is True
 
 
 def test_url_verification_is_answered_with_the_challenge_whatever_the_charset():
@@ -325,7 +333,13 @@ def test_a_button_click_reaches_rasa_as_its_payload_once_per_trigger():
     assert [body for _, _, body in responses] == [b"", b"Duplicate interaction ignored."]
     (message,) = received
     assert (message.text, message.sender_id) == ("/faq_password", "U1")
-    assert message.metadata == {"out_channel": "D1", "thread_id": "222.2", "users": ["U1"]}
+    assert message.metadata == {
+        "out_channel": "D1",
+        "thread_id": "222.2",
+        "users": ["U1"],
+        "chat_type": "direct",
+        "dm_available": True,
+    }
 
 
 def test_a_select_is_answered_with_its_selected_value():
@@ -347,3 +361,174 @@ def test_a_select_is_answered_with_its_selected_value():
 def test_interactions_without_a_value_or_a_payload_are_not_passed_on(body, status, answer):
     (response,), received = exchange(configured_channel(), post_form(body))
     assert (response[0], response[2]) == (status, answer) and received == []
+
+
+# -- group chats: what Rasa is told --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "event, chat_type",
+    [
+        ({"channel_type": "im", "channel": "D1"}, "direct"),
+        ({"type": "app_mention", "channel_type": None, "channel": "CSEC"}, "group"),
+        ({"type": "app_mention", "channel_type": None, "channel": "GPRIV"}, "group"),
+        ({"type": "app_mention", "channel_type": "mpim", "channel": "DMULTI"}, "group"),
+        ({"type": "app_mention", "channel_type": "channel", "channel": "D1"}, "group"),
+        ({"type": "app_mention", "channel_type": "im", "channel": "C1"}, "group"),
+    ],
+)
+def test_only_a_dm_channel_is_a_direct_chat(event, chat_type):
+    body = json.loads(event_body(f"<@{BOT_USER}> status of my tickets"))
+    body["event"].update(event)
+    body["event"] = {key: value for key, value in body["event"].items() if value is not None}
+    _, (message,) = exchange(configured_channel(), post_event(json.dumps(body).encode()))
+    assert (message.metadata["chat_type"], message.metadata["dm_available"]) == (chat_type, True)
+
+
+def test_a_button_clicked_in_a_channel_is_from_a_group_chat():
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U1"},
+        "channel": {"id": "CSEC"},
+        "message": {"ts": "222.2"},
+        "actions": [{"type": "button", "value": "/ticket_status"}],
+    }
+    _, (message,) = exchange(configured_channel(), post_form(urlencode({"payload": json.dumps(payload)}).encode()))
+    assert message.metadata["chat_type"] == "group" and message.output_channel.user_id == "U1"
+
+
+def test_metadata_a_client_adds_to_the_event_is_not_passed_on():
+    body = json.loads(event_body())
+    body["event"]["metadata"] = {"verified_identity": {"email": "boss@corp.example"}, "chat_type": "direct"}
+    body["chat_type"] = "direct"
+    _, (message,) = exchange(configured_channel(), post_event(json.dumps(body).encode()))
+    assert set(message.metadata) == {"out_channel", "thread_id", "users", "chat_type", "dm_available"}
+
+
+# -- malformed anything is a 4xx ------------------------------------------------------------------------
+def _with(changes: Dict[str, Any], event: Optional[Dict[str, Any]] = None) -> bytes:
+    body = json.loads(event_body())
+    body.update(changes)
+    if event is not None:
+        body["event"] = {**body["event"], **event}
+    return json.dumps(body).encode()
+
+
+MALFORMED_EVENTS = {
+    "event-a-string": _with({"event": "message"}),
+    "event-a-list": _with({"event": [1]}),
+    "type-a-list": _with({"type": ["event_callback"]}),
+    "event-id-an-object": _with({"event_id": {"x": 1}}),
+    "event-id-huge": _with({"event_id": "E" * 10_000}),
+    "authed-users-a-string": _with({"authed_users": "UBOT"}),
+    "authed-users-numbers": _with({"authed_users": [1, 2]}),
+    "authorizations-an-object": _with({"authed_users": None, "authorizations": {"user_id": "U"}}),
+    "authorizations-strings": _with({"authed_users": None, "authorizations": ["U"]}),
+    "user-an-object": _with({}, {"user": {"id": "U1"}}),
+    "user-with-spaces": _with({}, {"user": "U 1"}),
+    "channel-a-number": _with({}, {"channel": 42}),
+    "text-a-list": _with({}, {"text": ["hi"]}),
+    "text-a-lone-surrogate": _with({}, {"text": "\ud800"}),
+    "thread-ts-an-object": _with({}, {"thread_ts": {}}),
+    "channel-type-a-number": _with({}, {"channel_type": 1}),
+    "challenge-an-object": json.dumps({"type": "url_verification", "challenge": {"a": 1}}).encode(),
+    "nested-too-deep": b"[" * 100_000 + b"]" * 100_000,
+    "not-utf-8": b'{"type": "event_callback", "event_id": "\xff"}',
+    "integer-too-long": b'{"type": "event_callback", "event_id": 1' + b"0" * 5000 + b"}",
+}
+
+
+@pytest.mark.parametrize("body", list(MALFORMED_EVENTS.values()), ids=list(MALFORMED_EVENTS))
+def test_malformed_events_are_400_not_500(body):
+    (response,), received = exchange(configured_channel(), post_event(body))
+    assert response[0] == 400 and received == []
+    assert b"Traceback" not in response[2]
+
+
+def _interaction_with(**changes: Any) -> bytes:
+    payload: Dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": "U1"},
+        "channel": {"id": "D1"},
+        "message": {"ts": "222.2"},
+        "actions": [{"type": "button", "value": "/affirm"}],
+    }
+    payload.update(changes)
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+MALFORMED_INTERACTIONS = {
+    "actions-an-object": _interaction_with(actions={"type": "button"}),
+    "actions-strings": _interaction_with(actions=["button"]),
+    "action-type-a-number": _interaction_with(actions=[{"type": 1, "value": "x"}]),
+    "value-an-object": _interaction_with(actions=[{"type": "button", "value": {"a": 1}}]),
+    "selected-option-a-string": _interaction_with(actions=[{"type": "static_select", "selected_option": "x"}]),
+    "user-a-string": _interaction_with(user="U1"),
+    "user-id-a-list": _interaction_with(user={"id": ["U1"]}),
+    "channel-a-list": _interaction_with(channel=["D1"]),
+    "message-a-string": _interaction_with(message="hi"),
+    "trigger-id-an-object": _interaction_with(trigger_id={"a": 1}),
+    "no-user": _interaction_with(user=None),
+    "payload-not-utf-8": b"payload=%7B%22a%22%3A%22\xff%22%7D\xff",
+    "too-many-fields": "&".join(f"f{i}=1" for i in range(100)).encode(),
+    "nested-too-deep": urlencode({"payload": "[" * 100_000}).encode(),
+}
+
+
+@pytest.mark.parametrize("body", list(MALFORMED_INTERACTIONS.values()), ids=list(MALFORMED_INTERACTIONS))
+def test_malformed_interactions_are_400_not_500(body):
+    (response,), received = exchange(configured_channel(), post_form(body))
+    assert response[0] == 400 and received == []
+
+
+@pytest.mark.parametrize(
+    "timestamp, signature",
+    [
+        ("²", "v0=" + "0" * 64),
+        ("1700000000", "v0=" + "é" * 64),
+        ("1700000000", "v0=\xff"),  # a byte that is not ASCII (the real server: tests/security)
+        ("\xb2", "v0=" + "0" * 64),
+        ("9" * 40, "v0=" + "0" * 64),
+        ("", ""),
+    ],
+)
+def test_malformed_signature_headers_are_401_not_500(timestamp, signature):
+    body = event_body()
+    headers = {"Content-Type": JSON, "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+    (response,), received = exchange(configured_channel(), ("POST", WEBHOOK, body, headers))
+    assert response[0] == 401 and received == []
+
+
+def test_a_body_over_a_megabyte_is_413():
+    body = event_body("x" * (1024 * 1024))
+    (response,), received = exchange(configured_channel(), post_event(body))
+    assert response[0] == 413 and received == []
+
+
+def test_a_long_text_is_cut_not_refused():
+    _, (message,) = exchange(configured_channel(), post_event(event_body("word " * 10_000)))
+    assert 0 < len(message.text) <= 5000
+
+
+class DownStore(MemoryStore):
+    """A store whose Redis is gone."""
+
+    def __init__(self) -> None:
+        super().__init__(10, 60)
+
+    async def add_if_new(self, key: str) -> bool:
+        raise StateUnavailable("Redis did not answer SET NX within 2s")
+
+
+def test_without_the_shared_store_an_event_is_503_so_it_is_not_answered_unchecked():
+    channel = configured_channel()
+    channel.seen_events = DownStore()
+    (response,), received = exchange(channel, post_event(event_body()))
+    assert response[0] == 503 and received == []
+
+
+def test_the_production_profile_keeps_seen_events_in_redis_the_embedded_one_in_memory():
+    settings = {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "REDIS_KEY_PREFIX": "pfx"}
+    production = SlackChannel.from_credentials({}, Settings.from_environ({**settings, "ALIMAIL_PROFILE": "production"}))
+    assert isinstance(production, SlackChannel) and isinstance(production.seen_events, RedisStore)
+    assert production.seen_events.namespace == "pfx:slack:seen:"
+    embedded = SlackChannel.from_credentials({}, Settings.from_environ(settings))
+    assert isinstance(embedded, SlackChannel) and isinstance(embedded.seen_events, MemoryStore)

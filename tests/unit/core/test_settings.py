@@ -220,6 +220,19 @@ def test_tickets_default_to_the_sqlite_file_of_the_project():
     assert Settings(tracker_db_host="db.internal").tickets_database_url().startswith("sqlite:///")
 
 
+def test_the_tracker_store_to_clean_is_the_running_bots():
+    """make purge / make scrub: TRACKER_DB_URL if set, else endpoints.production.yml's or endpoints.yml's store."""
+    assert Settings().tracker_database_url() == f"sqlite:///{PROJECT_ROOT / 'var' / 'trackers.sqlite3'}"
+    production = Settings.from_environ({"ALIMAIL_PROFILE": "production", "TRACKER_DB_HOST": "db.internal"})
+    assert production.tracker_database_url() == "postgresql://postgres@db.internal:5432/alimail"
+    for profile in ("embedded", "production"):
+        chosen = Settings.from_environ({"ALIMAIL_PROFILE": profile, "TRACKER_DB_URL": "sqlite:////tmp/t.db"})
+        assert chosen.tracker_database_url() == "sqlite:////tmp/t.db"
+    assert Settings.from_environ({"CONVERSATION_RETENTION_DAYS": "7"}).conversation_retention_days == 7
+    with pytest.raises(SettingsError, match="^invalid setting: TICKET_TRANSCRIPT_RETENTION_DAYS="):
+        Settings.from_environ({"TICKET_TRANSCRIPT_RETENTION_DAYS": "0"})
+
+
 def test_every_reader_follows_the_rule(monkeypatch, capsys):
     from tickets.store import database_url
 

@@ -361,3 +361,56 @@ def test_ticket_from_the_store_is_delivered(
     sent = server.requests[0]["json"]["ticket"]
     assert sent["id"] == ticket.id and sent["queue"] == "support" and sent["is_postmaster"] is None
     assert sent["created_at"] == ticket.created_at.isoformat()
+
+
+# -- signing the JSON format, and no redirects ----------------------------------------------
+def test_json_signature_is_hmac_sha256_of_timestamp_and_body() -> None:
+    body = b'{"event":"ticket.created"}'
+    expected = hmac.new(SECRET.encode(), b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert notify.json_signature(SECRET, 1_700_000_000, body) == f"sha256={expected}"
+    assert notify.signature_headers(SECRET, body, 1_700_000_000) == {
+        "X-Alimail-Timestamp": "1700000000",
+        "X-Alimail-Signature": f"sha256={expected}",
+    }
+    assert notify.json_signature(SECRET, 1_700_000_001, body) != f"sha256={expected}"  # the time is signed too
+
+
+def test_json_format_with_a_secret_is_signed_in_headers(server: FakeWebhook, monkeypatch: pytest.MonkeyPatch) -> None:
+    configure(monkeypatch, f"{server.url}/hook?x=1", secret=SECRET)
+    before = int(time.time())
+    wait_done(notify.notify_ticket_created(make_ticket()))
+    (request,) = server.requests
+    assert request["query"] == {"x": ["1"]}  # the URL is not touched (DingTalk's signing is not used)
+    stamp = request["headers"]["x-alimail-timestamp"]
+    assert before <= int(stamp) <= int(time.time())
+    expected = hmac.new(SECRET.encode(), stamp.encode() + b"." + request["raw"], hashlib.sha256).hexdigest()
+    assert request["headers"]["x-alimail-signature"] == f"sha256={expected}"
+    assert request["json"] == notify.json_payload(make_ticket())
+
+
+@pytest.mark.parametrize("fmt", ["json", "slack", "dingtalk"])
+def test_without_a_secret_or_in_other_formats_nothing_is_signed_in_headers(
+    server: FakeWebhook, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    values = {"format": fmt} if fmt == "json" else {"format": fmt, "secret": SECRET}
+    configure(monkeypatch, f"{server.url}/hook", **values)
+    wait_done(notify.notify_ticket_created(make_ticket()))
+    (request,) = server.requests
+    assert "x-alimail-signature" not in request["headers"] and "x-alimail-timestamp" not in request["headers"]
+    assert ("sign" in request["query"]) == (fmt == "dingtalk")  # slack: the URL is its credential
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirects_are_not_followed_nor_retried(
+    server: FakeWebhook, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    elsewhere = FakeWebhook()
+    try:
+        server.responder = lambda record: (status, {}, {"Location": f"{elsewhere.url}/collect"})
+        configure(monkeypatch, f"{server.url}/hook", retries=3)
+        wait_done(notify.notify_ticket_created(make_ticket()))
+        assert len(server.requests) == 1
+        assert elsewhere.snapshot() == []
+        assert f"HTTP {status} (redirects are not followed)" in caplog.text
+    finally:
+        elsewhere.close()

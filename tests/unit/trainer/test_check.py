@@ -6,13 +6,15 @@ for the finding that names it.
 
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 from typing import List
 
 import pytest
 
 from tests.project_copy import copy_project
-from trainer.check import Finding, run_checks
+from trainer.check import MIN_PARAPHRASE, Finding, labels, run_checks
+from trainer.project import read_project
 
 PARTS = ["core", "actions", "knowledge", "data", "tests/nlu", "tests/stories", "domain.yml"]
 
@@ -114,6 +116,46 @@ def test_chinese_heldout_copy_of_training(project: Path) -> None:
     )
     edit(project / "tests" / "nlu" / "heldout_zh.yml", "  examples: |\n", f"  examples: |\n    - {first}。\n")
     only(run_checks(project), "is a near-copy of training example")
+
+
+def test_paraphrase_one_typo_from_training_is_a_near_copy(project: Path) -> None:
+    path = project / "tests" / "nlu" / "paraphrase.yml"
+    edit(path, "  examples: |\n", "  examples: |\n    - forgot my pasword!\n")  # training: "forgot my password"
+    finding = only(run_checks(project), 'paraphrase "forgot my pasword!" is a near-copy of training example')
+    assert finding.path == "tests/nlu/paraphrase.yml" and finding.line == line_of(path, "forgot my pasword!")
+
+
+def test_heldout_keeps_the_exact_rule(project: Path) -> None:
+    edit(project / "tests" / "nlu" / "heldout.yml", "  examples: |\n", "  examples: |\n    - forgot my pasword!\n")
+    assert not [f for f in run_checks(project) if "forgot my pasword!" in f.problem]
+
+
+def test_too_few_paraphrase_examples(project: Path) -> None:
+    path = project / "tests" / "nlu" / "paraphrase_zh.yml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("- intent: faq/code_expiry")
+    first = text.index("    - ", start)
+    end = text.index("\n", text.index("    - ", text.index("    - ", first) + 1) + 1)  # keep two lines
+    rest = text.index("- intent:", start + 10)
+    path.write_text(text[:end + 1] + "\n" + text[rest:], encoding="utf-8")
+    finding = only(run_checks(project), "intent 'faq/code_expiry' has 2 paraphrase examples in tests/nlu/paraphrase_zh.yml")
+    assert "at least 25" in finding.problem and "23 more" in finding.fix
+
+
+def test_paraphrase_unknown_intent(project: Path) -> None:
+    path = project / "tests" / "nlu" / "paraphrase.yml"
+    edit(path, "- intent: greet\n", "- intent: greeting\n")
+    finding = only(run_checks(project), "paraphrase examples for unknown intent 'greeting'")
+    assert finding.line == line_of(path, "- intent: greeting") + 2
+
+
+def test_the_paraphrase_sets_test_every_intent_in_both_languages() -> None:
+    project = read_project(Path(__file__).resolve().parents[3])
+    assert set(project.paraphrase) == {"en", "zh"}
+    for language, examples in project.paraphrase.items():
+        counts = collections.Counter(e.intent for e in examples)
+        assert set(counts) == set(labels(project)), language
+        assert min(counts.values()) >= MIN_PARAPHRASE, (language, counts.most_common()[-1])
 
 
 def test_action_and_response_not_defined(project: Path) -> None:

@@ -16,6 +16,7 @@ PARTS = [
     "requirements.txt",
     "tools/build_spacy_model.py",
     "tools/build_jieba_dict.py",
+    "tools/build_wordnet.py",
     "data",
     "components",
     "core",

@@ -95,6 +95,8 @@ def project(tmp_path: Path) -> Path:
         "tests/nlu/heldout.yml": HELDOUT,
         "tests/nlu/heldout_zh.yml": HELDOUT.replace("hey you", "你好呀"),
         "tests/nlu/other.yml": HELDOUT,
+        "tests/nlu/paraphrase.yml": HELDOUT.replace("hey you", "hiya there"),
+        "tests/nlu/paraphrase_zh.yml": HELDOUT.replace("hey you", "嗨你好"),
         "tests/stories/test_hello.yml": STORY,
         "knowledge/alimail_security.yml": "default_language: en\nproblems: []\n",
     }
@@ -163,6 +165,10 @@ def test_read_project(project: Path) -> None:
         "en": ["hey you"],
         "zh": ["你好呀"],
     }  # tests/nlu/other.yml is not a held-out file
+    assert {lang: [e.text for e in found] for lang, found in read.paraphrase.items()} == {
+        "en": ["hiya there"],
+        "zh": ["嗨你好"],
+    }
     assert [(s.kind, s.name, s.path, s.line, s.story) for s in read.rules] == [
         ("intent", "greet", "data/rules.yml", 5, "greet back"),
         ("action", "utter_greet", "data/rules.yml", 6, "greet back"),

@@ -103,3 +103,12 @@ def test_headline_figures_per_language(cv_rows, heldout):
     assert figures["heldout_accuracy_en"] == 0.5
     assert figures["heldout_oos_recall_en"] == 1.0
     assert figures["heldout_accuracy_zh"] is None and figures["heldout_oos_recall_zh"] is None
+    assert figures["paraphrase_accuracy_en"] is None  # no paraphrase set in this run
+
+
+def test_headline_keeps_paraphrase_sets_apart_from_held_out_sets(cv_rows, heldout):
+    paraphrase = dict(heldout[0], path="tests/nlu/paraphrase.yml", set="paraphrase")
+    paraphrase["rows"] = paraphrase["rows"][:1]  # one right answer
+    figures = headline(cv_rows, heldout + [paraphrase])
+    assert figures["heldout_accuracy_en"] == 0.5
+    assert figures["paraphrase_accuracy_en"] == 1.0 and figures["paraphrase_accuracy_zh"] is None

@@ -82,3 +82,23 @@ def test_confusion_png_is_written_and_grows_with_the_labels(tmp_path, cv_rows):
     write_confusion_png(confusion_matrix(many), large)
     (small_width, _), (large_width, large_height) = png_size(small), png_size(large)
     assert large_width > small_width and large_width >= 1500 and large_height >= 1300
+
+
+def test_paraphrase_sets_stand_beside_the_held_out_ones(cv_rows, heldout):
+    paraphrase = {
+        "path": "tests/nlu/paraphrase.yml",
+        "language": "en",
+        "set": "paraphrase",
+        "rows": [
+            row("i can't recall my passcode", "forgot_password", "forgot_password"),
+            row("the 2nd login step rejects me", "verification_failed", "verification_failed"),
+            row("recommend a podcast", "out_of_scope", "forgot_password", 0.6),
+        ],
+    }
+    page = render_markdown(results_of(cv_rows, heldout + [paraphrase]), [], "confusion_matrix.png")
+    assert "| held-out intent accuracy (in scope) | — | 0.5000 | — |" in page  # the held-out figures stay apart
+    assert "| paraphrase intent accuracy (in scope) | — | 1.0000 | — |" in page
+    assert "| paraphrase out-of-scope recall | — | 0.0000 | — |" in page
+    assert "| intent | precision | recall | F1 | support | held-out en | paraphrase en |" in page
+    assert "| `forgot_password` | 0.500 | 0.750 | 0.600 | 4 | 1/1 | 1/1 |" in page
+    assert "## Most confused pairs (paraphrase en, `tests/nlu/paraphrase.yml`)" in page

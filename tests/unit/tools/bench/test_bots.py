@@ -25,7 +25,10 @@ def bench(tmp_path: Path) -> Iterator[bots.Bench]:
 
 def test_rasa_starts_through_the_projects_entry_point(bench):
     assert bench.rasa("run", "--port", "5005") == [sys.executable, "-m", "tools.serve", "run", "--port", "5005"]
-    assert bench.action_server(5055) == [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", "5055"]
+    assert bench.action_server(5055) == [
+        *(sys.executable, "-m", "tools.serve", "actions"),
+        *("--actions", "actions", "--host", "127.0.0.1", "--port", "5055"),
+    ]
 
 
 def test_base_env(bench, monkeypatch):
