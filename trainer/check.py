@@ -165,7 +165,7 @@ def check_paraphrase_counts(project: Project) -> Iterator[Finding]:
     finding: the unit tests check that the project's own sets cover every intent."""
     for examples in project.paraphrase.values():
         per_intent = collections.Counter(e.intent for e in examples)
-        first = {}
+        first: Dict[str, Example] = {}
         for example in examples:
             first.setdefault(example.intent, example)
         for intent, have in per_intent.items():

@@ -18,7 +18,18 @@ from components.cjk_char_featurizer import CjkCharFeaturizer, cjk_ngrams
 
 
 def test_ngrams_stay_inside_each_run_of_chinese() -> None:
-    assert cjk_ngrams("密码忘了 ok 人工", [1, 2]) == ["密", "码", "忘", "了", "密码", "码忘", "忘了", "人", "工", "人工"]
+    assert cjk_ngrams("密码忘了 ok 人工", [1, 2]) == [
+        "密",
+        "码",
+        "忘",
+        "了",
+        "密码",
+        "码忘",
+        "忘了",
+        "人",
+        "工",
+        "人工",
+    ]
     assert cjk_ngrams("ESO_LOCAL_SPAM bounce", [1, 2]) == []
 
 
@@ -39,7 +50,9 @@ def sentence_row(featurizer: CjkCharFeaturizer, text: str) -> List[int]:
 
 
 def test_a_typo_still_shares_characters_with_the_training_words(featurizer) -> None:
-    found = dict(zip(sorted(featurizer[0].vocabulary, key=featurizer[0].vocabulary.get), sentence_row(featurizer[0], "密玛忘了")))
+    found = dict(
+        zip(sorted(featurizer[0].vocabulary, key=featurizer[0].vocabulary.get), sentence_row(featurizer[0], "密玛忘了"))
+    )
     assert found["密"] == 1 and found["忘"] == 1 and found["密码"] == 0  # 玛, 密玛 were never seen
     assert sum(found.values()) == 2
 

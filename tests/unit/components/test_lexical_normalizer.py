@@ -99,7 +99,14 @@ def test_typos_and_synonyms_become_training_words(pipeline: Pipeline) -> None:
 
 def test_known_words_digits_and_chinese_stay(pipeline: Pipeline) -> None:
     # "bank" is one edit from "back" but a real word: not a typo, and no synonym of a training word.
-    assert pipeline.lemmas("bank password 12345 alm-000042 转人工") == ["bank", "password", "12345", "alm-000042", "转", "人工"]
+    assert pipeline.lemmas("bank password 12345 alm-000042 转人工") == [
+        "bank",
+        "password",
+        "12345",
+        "alm-000042",
+        "转",
+        "人工",
+    ]
 
 
 def test_the_tables_are_stored_in_the_model(pipeline: Pipeline) -> None:

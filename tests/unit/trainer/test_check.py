@@ -137,8 +137,10 @@ def test_too_few_paraphrase_examples(project: Path) -> None:
     first = text.index("    - ", start)
     end = text.index("\n", text.index("    - ", text.index("    - ", first) + 1) + 1)  # keep two lines
     rest = text.index("- intent:", start + 10)
-    path.write_text(text[:end + 1] + "\n" + text[rest:], encoding="utf-8")
-    finding = only(run_checks(project), "intent 'faq/code_expiry' has 2 paraphrase examples in tests/nlu/paraphrase_zh.yml")
+    path.write_text(text[: end + 1] + "\n" + text[rest:], encoding="utf-8")
+    finding = only(
+        run_checks(project), "intent 'faq/code_expiry' has 2 paraphrase examples in tests/nlu/paraphrase_zh.yml"
+    )
     assert "at least 25" in finding.problem and "23 more" in finding.fix
 
 

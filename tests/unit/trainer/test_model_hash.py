@@ -41,8 +41,10 @@ def touch(path: Path) -> None:
 def test_the_pipeline_modules_are_the_components_and_the_core_modules_they_import(project: Path) -> None:
     assert names(project, pipeline_modules(project)) == [
         "components/__init__.py",
+        "components/cjk_char_featurizer.py",
         "components/faq_selector.py",
         "components/language_detector.py",
+        "components/lexical_normalizer.py",
         "components/linear_intent_classifier.py",
         "components/mixed_script_tokenizer.py",
         "core/__init__.py",
