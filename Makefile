@@ -213,7 +213,7 @@ test-nlu: train
 	exit $$status
 
 # Unit tests: one process, no servers, no PostgreSQL or Redis (tests/unit/<package>/test_<module>.py).
-test-unit: venv wordnet
+test-unit: venv wordnet spacy-model jieba-dict
 	$(PY) -m pytest tests/unit -q
 
 # Integration tests: real subprocesses, SQLite/PostgreSQL/Redis, no trained model.

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import hmac
 import itertools
 import json
 import logging
@@ -25,6 +24,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from core.bearer import bearer_token, token_matches
 from core.settings import LEGACY_TICKETS_API_TOKEN_NAME, SettingsError, get_settings
 from tickets.store import (
     MAX_COMMENT,
@@ -69,22 +69,6 @@ def reply(data: Any, status: int = 200, headers: Optional[Dict[str, str]] = None
 
 def error(status: int, message: str, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
     return reply({"error": message}, status=status, headers=headers)
-
-
-def bearer_token(request: Request) -> Optional[str]:
-    """The token of an `Authorization: Bearer <token>` header, else None."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
-
-
-def token_matches(given: Optional[str], expected: str) -> bool:
-    """Constant-time comparison (as bytes, so any characters are accepted)."""
-    if given is None:
-        return False
-    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
 
 
 def token_name(given: Optional[str], credentials: Credentials) -> Optional[str]:
@@ -158,7 +142,7 @@ def create_app(store: TicketStore, tokens: Union[None, str, Credentials], name: 
         async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
             if not credentials:
                 return error(503, f"the ticket API is disabled until {TOKENS_ENV} (or {TOKEN_ENV}) is set")
-            staff = token_name(bearer_token(request), credentials)
+            staff = token_name(bearer_token(request.headers.get("authorization")), credentials)
             if staff is None:
                 return error(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
             request.ctx.staff = staff  # the author of any change this request makes
