@@ -44,7 +44,7 @@ def copy_project(
             shutil.copy2(source, target / part)
     if link_build:  # the spaCy pipeline and the jieba dictionary the model loads by path
         (target / "build").mkdir(exist_ok=True)
-        for built in ("spacy", "jieba"):
+        for built in ("spacy", "jieba", "wordnet"):
             (target / "build" / built).symlink_to(ROOT / "build" / built)
     if link_venv:
         (target / ".venv").symlink_to(os.path.realpath(ROOT / ".venv"))

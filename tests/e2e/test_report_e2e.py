@@ -87,7 +87,12 @@ def test_report_end_to_end(tmp_path):
     assert len(cv) >= 0.95 * sum(labels.values())
     expected = [
         lang
-        for lang, name in (("en", "heldout.yml"), ("zh", "heldout_zh.yml"))
+        for lang, name in (
+            ("en", "heldout.yml"),
+            ("zh", "heldout_zh.yml"),
+            ("en", "paraphrase.yml"),
+            ("zh", "paraphrase_zh.yml"),
+        )
         if (ROOT / "tests" / "nlu" / name).exists()
     ]
     assert [entry["language"] for entry in results["heldout"]] == expected

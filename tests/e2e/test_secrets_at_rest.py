@@ -300,7 +300,11 @@ def test_no_typed_secret_is_written_anywhere(run: Run) -> None:
     # masked messages), and the ticket and its notification keep the masked description.
     stored = stored_user_texts(servers)
     for sender, typed in {**rest, **webchat}.items():
-        assert stored.get(sender) == [mask_secrets(item.message) for item in typed], sender
+        # Every stored user text is one of the masked messages, and the conversation kept some: the
+        # two-stage fallback rewinds a turn it asked to rephrase, so not every message need stay.
+        masked = [mask_secrets(item.message) for item in typed]
+        kept = stored.get(sender) or []
+        assert kept and set(kept) <= set(masked), (sender, kept)
     assert len(webchat) == len(WEBCHAT)
 
     with sqlite3.connect(f"file:{servers.tickets_db_url.removeprefix('sqlite:///')}?mode=ro", uri=True) as db:

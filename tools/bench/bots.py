@@ -115,13 +115,12 @@ class Bench:
         """The action server of the project in the working directory, on 127.0.0.1:`port` (through tools.serve)."""
         return self.rasa("actions", "--actions", "actions", "--host", "127.0.0.1", "--port", str(port))
 
-    def base_env(self, project: Optional[Path]) -> Dict[str, str]:
-        """The environment of a child: quiet TensorFlow, no telemetry, PYTHONPATH only for ours."""
+    def base_env(self) -> Dict[str, str]:
+        """The environment of a child: quiet TensorFlow, no telemetry, no PYTHONPATH (our packages
+        are installed editable; each bot runs `python -m` in its own project folder)."""
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", RASA_TELEMETRY_ENABLED="false")
         env.pop("PYTHONPATH", None)
         env.pop("SANIC_WORKERS", None)
-        if project is not None:
-            env["PYTHONPATH"] = str(project)
         return env
 
     def train(self, name: str, project: Path, env: Dict[str, str]) -> Tuple[float, Path]:

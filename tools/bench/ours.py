@@ -40,7 +40,7 @@ def lock_store_allows_workers(endpoints: Path) -> bool:
 
 def prepare_ours(bench: Bench) -> Tuple[Dict[str, Any], Bot]:
     """Train ours cold (unless --skip-train); the model served is --model or the one just trained."""
-    env = bench.base_env(ROOT)
+    env = bench.base_env()
     figures: Dict[str, Any] = {"training_s": None, "training_skipped": bench.args.skip_train}
     trained = None
     if not bench.args.skip_train:

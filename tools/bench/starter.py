@@ -24,7 +24,7 @@ def prepare_starter(bench: Bench) -> Tuple[Dict[str, Any], Bot]:
     so both bots run on the same Rasa with the same patches."""
     project = bench.work / "starter"
     project.mkdir()
-    env = bench.base_env(None)
+    env = bench.base_env()
     progress("starter: rasa init --no-prompt (it trains a first model itself)")
     init_s = run_timed(
         bench.procs,

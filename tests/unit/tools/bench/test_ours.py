@@ -75,7 +75,7 @@ def test_prepare_ours_serves_the_given_model_without_training(tmp_path):
     assert figures == {"training_s": None, "training_skipped": True, "model": str(model)}
     assert (bot.name, bot.project, bot.model, bot.actions) == ("ours", ROOT, model.resolve(), True)
     assert bot.credentials == ROOT / "credentials.yml" and bot.endpoints is None
-    assert bot.env["PYTHONPATH"] == str(ROOT)
+    assert "PYTHONPATH" not in bot.env
 
 
 def test_prepare_ours_without_a_model_fails(tmp_path):
