@@ -21,13 +21,11 @@ RASA_PORT ?= 5005
 ACTION_HOST ?= 127.0.0.1
 ACTION_PORT ?= 5055
 TICKETS_API_PORT ?= 5056
-# Held-out NLU thresholds: make test fails below them (English, then Chinese). Issue 14 asks
-# for 0.97 (English accuracy) and 0.88 (Chinese out-of-scope recall); measured 0.9660 and 0.8793,
-# so those two gates stay just under their targets until the data reaches them (README).
-MIN_INTENT_ACCURACY ?= 0.96
+# Held-out NLU thresholds: make test fails below them (English, then Chinese).
+MIN_INTENT_ACCURACY ?= 0.97
 MIN_OOS_RECALL ?= 0.88
 MIN_INTENT_ACCURACY_ZH ?= 0.95
-MIN_OOS_RECALL_ZH ?= 0.87
+MIN_OOS_RECALL_ZH ?= 0.88
 # Paraphrase sets (issue 14): the same intents asked in words and frames the training data lacks.
 MIN_PARAPHRASE_ACCURACY ?= 0.90
 MIN_PARAPHRASE_OOS_RECALL ?= 0.88
@@ -51,6 +49,7 @@ help:
 	@echo "make train   train the model if data or config changed"
 	@echo "make webchat build the web chat widget into build/webchat (npm ci; served by Rasa)"
 	@echo "make browser install Chromium for the browser test when /usr/bin/chromium is missing"
+	@echo "make rt      install Request Tracker 5 for the RT backend's tests when it is missing"
 	@echo "make responses  regenerate data/responses/faq.yml from the knowledge file"
 	@echo "make check-data the trainers' data check (fast, no training; see TRAINING.md)"
 	@echo "make new-problem KEY=... TITLE=\"...\"  scaffold a new troubleshooting guide"
@@ -58,6 +57,7 @@ help:
 	@echo "make report  the trainers' NLU report -> reports/nlu/index.md (FOLDS=5; FOLDS=2 REPORT_EPOCHS=3 for a quick run)"
 	@echo "make purge   delete conversations and closed tickets' transcripts past retention (README, Retention; cron-safe)"
 	@echo "make scrub   mask the secrets already stored in the tracker store and ticket database (ARGS=--dry-run)"
+	@echo "make profile where one turn's time goes, short and 200-turn conversations (ARGS=\"--profile production\")"
 	@echo "make bench   benchmark against the starter bot of rasa init -> results/bench/latest.json (ARGS=\"--duration 10\")"
 
 # --- set-up -----------------------------------------------------------------
@@ -103,8 +103,8 @@ $(WORDNET)/lexnames: tools/build_wordnet.py
 	@if [ ! -f /usr/share/wordnet/data.noun ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing WordNet (wordnet-base)"; \
-	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base >/dev/null 2>&1 || \
-	     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base >/dev/null)); \
+	    (DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq wordnet-base >/dev/null 2>&1 || \
+	     (apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq wordnet-base >/dev/null)); \
 	  else \
 	    echo "Training needs WordNet: run 'sudo apt-get install -y wordnet-base'" >&2; exit 1; \
 	  fi; \
@@ -122,7 +122,9 @@ train: venv spacy-model jieba-dict wordnet
 	  $(RASA) train --fixed-model-name $(MODEL_HASH) --out "$(CACHE_DIR)/models" && \
 	  test -f "$(CACHE_DIR)/$(MODEL)"; \
 	fi
-	@cp -f "$(CACHE_DIR)/$(MODEL)" $(MODEL)
+	@# Copied only when different, by rename: a test loading the model meanwhile never reads half a file.
+	@cmp -s "$(CACHE_DIR)/$(MODEL)" $(MODEL) || \
+	  { cp -f "$(CACHE_DIR)/$(MODEL)" $(MODEL).partial && mv -f $(MODEL).partial $(MODEL); }
 
 # The web chat widget (webchat/): npm ci from the committed lock file (in build/, so node_modules
 # stays out of the checkout), then the widget's files and socket.io.min.js into build/webchat/,
@@ -149,11 +151,27 @@ browser:
 	  echo "Chromium and a CJK font present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "Installing for the browser test: $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq $$missing >/dev/null; \
 	elif [ -x /usr/bin/chromium ]; then \
 	  echo "No CJK font: Chinese in test-output/webchat-zh.png shows as boxes ('sudo apt-get install -y fonts-noto-cjk')" >&2; \
 	else \
 	  echo "The browser test needs:$$missing — run 'sudo apt-get install -y$$missing'" >&2; exit 1; \
+	fi
+
+# Request Tracker 5 for the RT backend's tests (tests/integration/tickets/backends/test_rt.py; Debian's
+# packages, SQLite database; installed when missing, as `make browser` installs Chromium).
+RT_SERVER := /usr/share/request-tracker5/libexec/rt-server
+RT_DB := /var/lib/dbconfig-common/sqlite3/request-tracker5/rtdb
+.PHONY: rt
+rt:
+	@if [ -x $(RT_SERVER) ] && [ -f $(RT_DB) ]; then \
+	  echo "Request Tracker 5 present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Request Tracker 5 for the RT tests (about 2 minutes)"; \
+	  apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+	    install -y -qq --no-install-recommends request-tracker5 rt5-standalone rt5-db-sqlite >/dev/null; \
+	else \
+	  echo "The RT tests need Request Tracker 5 — run 'sudo apt-get install -y --no-install-recommends request-tracker5 rt5-standalone rt5-db-sqlite'" >&2; exit 1; \
 	fi
 
 # --- using it ---------------------------------------------------------------
@@ -173,8 +191,15 @@ shell: train
 	@MODEL=$(MODEL) ACTION_HOST=$(ACTION_HOST) ACTION_PORT=$(ACTION_PORT) scripts/run.sh --shell
 
 # --- checks -----------------------------------------------------------------
-# Cheap checks first; the end-to-end tests against the real servers last.
-test: lint check-data validate test-unit test-integration test-stories test-nlu test-security test-e2e
+# Two lines at once on the 2 cores: the checks that start no Rasa server, cheap ones first, one after
+# another; and beside them the attack and end-to-end tests (test-servers), which spend most of their
+# time waiting for servers. Each step's output is printed when the step ends; after a failure no
+# new step starts (the running one finishes) and make exits non-zero.
+test: venv train webchat browser
+	@$(MAKE) --no-print-directory -j2 --output-sync=target servers-line test-checks
+
+.PHONY: test-checks
+test-checks: lint check-data validate test-unit test-integration test-stories test-nlu
 
 # ruff (lint and format), mypy, and the layer contract of pyproject.toml (import-linter; ARCHITECTURE.md).
 .PHONY: lint test-integration
@@ -216,8 +241,8 @@ test-nlu: train
 test-unit: venv wordnet spacy-model jieba-dict
 	$(PY) -m pytest tests/unit -q
 
-# Integration tests: real subprocesses, SQLite/PostgreSQL/Redis, no trained model.
-test-integration: venv
+# Integration tests: real subprocesses, SQLite/PostgreSQL/Redis, a real Request Tracker 5 (make rt), no trained model.
+test-integration: venv rt
 	$(PY) -m pytest tests/integration -q
 
 # Attack tests (SECURITY.md): each one an attack on the real servers on local ports.
@@ -226,7 +251,20 @@ test-security: train webchat browser
 	ALIMAIL_MODEL=$(MODEL) $(PY) -m pytest tests/security -q
 
 test-e2e: train webchat browser
-	ALIMAIL_MODEL=$(MODEL) $(PY) -m pytest tests/e2e -q
+	ALIMAIL_MODEL=$(MODEL) ALIMAIL_CACHE_DIR=$(CACHE_DIR) $(PY) -m pytest tests/e2e -q
+
+# test-security then test-e2e in one pytest process (what `make test` runs): modules that need the same
+# server configuration share one start of the servers (tests/conftest.py, tests/e2e/servers.py).
+# tests/e2e/test_faults.py (issue 17) starts its own redis-server and PostgreSQL cluster (initdb, pg_ctl)
+# on free ports and stops them in turn under load: it needs those programs, never the machine's servers.
+SERVERS_TESTS = ALIMAIL_MODEL=$(MODEL) ALIMAIL_CACHE_DIR=$(CACHE_DIR) $(PY) -m pytest tests/security tests/e2e -q
+.PHONY: test-servers servers-line
+test-servers: train webchat browser
+	$(SERVERS_TESTS)
+
+# make test's line of test-servers: its prerequisites are made before, so it starts at once.
+servers-line:
+	$(SERVERS_TESTS)
 
 tickets: venv
 	$(PY) -m tickets.cli $(ARGS)
@@ -273,6 +311,13 @@ report: train
 # make bench ARGS="--skip-train --duration 10"
 bench: train
 	$(PY) -m tools.bench --model $(MODEL) $(ARGS)
+
+# Where a turn's time goes (tools/bench/profile.py, README "Where a turn's time goes"): a short and a
+# 200-turn conversation over REST, each turn broken into its parts. ARGS="--profile production" for
+# PostgreSQL + Redis on this machine.
+.PHONY: profile
+profile: train
+	$(PY) -m tools.bench.profile --model $(MODEL) $(ARGS)
 
 clean:
 	rm -rf build models results .rasa .pytest_cache $(VENV)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from datetime import datetime
 from functools import lru_cache
@@ -18,6 +19,7 @@ from actions.state import SLOT_OFFER, guide_state, language, latest_entity
 from actions.ticket_form import FORM, FORM_SLOTS, SLOT_CONFIRMED, SLOT_DESCRIPTION, SLOT_EMAIL, SLOT_EML
 from core import phrases
 from core.knowledge import knowledge
+from core.settings import get_settings
 from core.ticket_draft import (
     default_description,
     is_postmaster,
@@ -28,7 +30,9 @@ from core.ticket_draft import (
     steps_tried,
     transcript,
 )
+from tickets.backends import make_backend
 from tickets.notify import notify_ticket_created
+from tickets.outbox import RECEIVED, UNREACHABLE, DeliveryWorker, TicketDesk, TicketView
 from tickets.store import NewTicket, StoreUnavailable, Ticket, TicketNotFound, TicketStore, parse_id
 
 logger = logging.getLogger(__name__)
@@ -41,6 +45,26 @@ SLOT_LAST_TICKET = "last_ticket_id"
 def ticket_store() -> TicketStore:
     """One store per action-server process (TICKETS_DB_URL or the SQLite file)."""
     return TicketStore()
+
+
+_desk_lock = threading.Lock()
+_desk: Optional[TicketDesk] = None
+_worker: Optional[DeliveryWorker] = None
+
+
+def ticket_desk() -> TicketDesk:
+    """One desk per action-server process: the local store and the backend TICKET_BACKEND names; with a
+    helpdesk and TICKET_OUTBOX_WORKER, its delivery worker runs in a daemon thread of this process
+    (rebuilt when the store or the settings change: tests)."""
+    global _desk, _worker
+    store, settings = ticket_store(), get_settings()
+    with _desk_lock:
+        if _desk is None or _desk.store is not store or _desk.settings is not settings:
+            if _worker is not None:
+                _worker.stop(timeout=0)
+            _desk = TicketDesk(store, make_backend(settings, store), settings)
+            _worker = DeliveryWorker(_desk).start() if settings.ticket_outbox_worker and not _desk.builtin else None
+        return _desk
 
 
 def channel_of(tracker: Tracker) -> str:
@@ -136,13 +160,15 @@ class ActionSubmitTicket(Action):
         )
         try:
             # SQLAlchemy blocks (up to the SQLite busy timeout): keep other conversations running.
-            ticket, created = await asyncio.to_thread(ticket_store().create, new)
+            # With a helpdesk the ticket is stored and queued here; the worker delivers it (tickets/outbox.py).
+            desk = ticket_desk()
+            ticket, created = await asyncio.to_thread(desk.open, new)
         except StoreUnavailable as error:
             logger.error("ticket not stored: %s", error)
             dispatcher.utter_message(text=phrases.say("ticket_store_down", lang))
             return reset
-        if created:
-            notify_ticket_created(ticket)
+        if created and desk.builtin:
+            notify_ticket_created(ticket)  # a helpdesk notifies its own staff
         say_privately(dispatcher, tracker, confirmation_text(ticket, lang))
         return reset + [SlotSet(SLOT_LAST_TICKET, ticket.id), SlotSet(SLOT_OFFER, None)]
 
@@ -160,20 +186,22 @@ class ActionCancelTicket(Action):
         return [ActiveLoop(None), SlotSet("requested_slot", None)] + [SlotSet(s, None) for s in FORM_SLOTS]
 
 
-def _status_line(ticket: Ticket, lang: str) -> str:
+def _status_line(view: TicketView, lang: str) -> str:
+    """One ticket's line, the same for every backend (RECEIVED: still in the outbox)."""
     kb = knowledge()
+    ticket = view.ticket
     title = kb.problem(ticket.problem).title.get(lang) if ticket.problem else phrases.say("no_problem", lang)
+    known = ("open", "in_progress", "resolved", "closed", RECEIVED, UNREACHABLE)
     line = phrases.say(
         "ticket_line",
         lang,
         id=ticket.id,
         title=title,
-        status=phrases.say(f"status_{ticket.status}", lang),
-        updated=_time(ticket.updated_at),
+        status=phrases.say(f"status_{view.status if view.status in known else 'in_progress'}", lang),
+        updated=_time(view.updated_at),
     )
-    comment = ticket.latest_comment()
-    if comment:
-        line += "\n  " + phrases.say("ticket_latest_note", lang, text=comment.detail)
+    if view.latest_reply:
+        line += "\n  " + phrases.say("ticket_latest_note", lang, text=view.latest_reply)
     return line
 
 
@@ -195,12 +223,12 @@ class ActionTicketStatus(Action):
             if asked:
                 if parse_id(asked) is None:
                     raise TicketNotFound(asked)
-                ticket = await asyncio.to_thread(
-                    ticket_store().get_for_sender, asked, tracker.sender_id, channel_of(tracker)
+                view = await asyncio.to_thread(
+                    ticket_desk().view_for_sender, asked, tracker.sender_id, channel_of(tracker)
                 )
-                say_privately(dispatcher, tracker, _status_line(ticket, lang))
+                say_privately(dispatcher, tracker, _status_line(view, lang))
                 return []
-            mine = await asyncio.to_thread(ticket_store().list_for_sender, tracker.sender_id, channel_of(tracker))
+            mine = await asyncio.to_thread(ticket_desk().views_for_sender, tracker.sender_id, channel_of(tracker))
         except TicketNotFound:
             say_privately(dispatcher, tracker, phrases.say("ticket_not_found", lang, id=(asked or "").strip().upper()))
             return []
@@ -211,6 +239,6 @@ class ActionTicketStatus(Action):
         if not mine:
             say_privately(dispatcher, tracker, phrases.say("no_tickets", lang))
             return []
-        lines = [phrases.say("your_tickets", lang)] + [_status_line(t, lang) for t in mine[:10]]
+        lines = [phrases.say("your_tickets", lang)] + [_status_line(view, lang) for view in mine[:10]]
         say_privately(dispatcher, tracker, "\n".join(lines))
         return []

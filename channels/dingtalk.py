@@ -47,6 +47,7 @@ from typing import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
     Dict,
     Hashable,
     Iterable,
@@ -66,8 +67,8 @@ from sanic.response import HTTPResponse
 
 from channels.memory import ExpiringStore, MemoryStore, StateUnavailable, expiring_store, redis_client
 from core.chat import CHAT_TYPE, DIRECT, DM_AVAILABLE, GROUP
-from core.language import CHINESE, ENGLISH, has_cjk
-from core.phrases import say
+from core.language import CHINESE, ENGLISH, detect_language, has_cjk
+from core.phrases import say, say_in_language_or_all
 from core.settings import DEFAULT_DINGTALK_WEBHOOK_HOSTS, Settings, get_settings
 from core.settings import parse_hosts as split_hosts
 
@@ -543,16 +544,27 @@ class DingTalkInput(InputChannel):
         try:
             new = await self.seen.add_if_new(message.msg_id)
         except StateUnavailable as error:
-            # Answering unchecked could answer a redelivery twice; Rasa's locks are in the same Redis anyway.
-            logger.error("DingTalk message %s not handled: %s", message.msg_id, error)
-            return _error(503, "temporarily unavailable")
+            # Unchecked, a redelivery could be answered twice, and Rasa's locks are in the same Redis anyway:
+            # acknowledged, the message is not handled and the user is asked to send it again (issue 17).
+            logger.error("DingTalk message %s not handled, the user is asked to resend it: %s", message.msg_id, error)
+            self._in_background(self.ask_to_resend(message))
+            return response.json(ACK)
         if not new:
             logger.info("DingTalk message %s delivered again; ignored", message.msg_id)
             return response.json(ACK)
-        task = asyncio.get_running_loop().create_task(self.process(message, on_new_message))
+        self._in_background(self.process(message, on_new_message))
+        return response.json(ACK)
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return response.json(ACK)
+
+    async def ask_to_resend(self, message: DingTalkMessage) -> None:
+        """The phrase `part_unavailable` (README, "When a part fails") on the message's sessionWebhook, in
+        the message's language (both when it says nothing about it). Never raises."""
+        text = say_in_language_or_all("part_unavailable", detect_language(message.text))
+        await post_reply(message.session_webhook, reply_payload(text, message), self.send_timeout)
 
     @contextlib.asynccontextmanager
     async def _conversation(self, key: Hashable) -> AsyncIterator[None]:

@@ -61,6 +61,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.memory import ExpiringStore, MemoryStore, StateUnavailable, expiring_store
 from core.chat import CHAT_TYPE, DIRECT, DIRECT_MESSAGE, DM_AVAILABLE, GROUP
+from core.language import detect_language
+from core.phrases import say_in_language_or_all
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -400,9 +402,13 @@ class SlackChannel(SlackInput):
             event_type = _string(event, "type")
         except ValueError as error:
             return response.text(f"Malformed event: {error}.", status=HTTPStatus.BAD_REQUEST)
-        if event_id and not await self.seen_events.add_if_new(f"event:{event_id}"):
-            logger.info("Ignored duplicate Slack event %s.", event_id)
-            return response.text("Duplicate event ignored.")
+        unchecked = False
+        try:
+            if event_id and not await self.seen_events.add_if_new(f"event:{event_id}"):
+                logger.info("Ignored duplicate Slack event %s.", event_id)
+                return response.text("Duplicate event ignored.")
+        except StateUnavailable as error:
+            unchecked = self._unchecked(error)
         if event_type not in ("message", "app_mention") or not text or event.get("bot_id") or not user:
             return response.text("Not a user message.")
         if not channel:
@@ -412,6 +418,8 @@ class SlackChannel(SlackInput):
             logger.info("Ignored a Slack message on unsupported channel %s.", channel)
             return response.text("Channel not supported.")
         text = self._sanitize_user_message(text, users)[:MAX_TEXT_CHARS]
+        if unchecked:
+            return self._ask_to_resend(text, user, metadata)
         return await self._pass_on(on_new_message, text, user, metadata)
 
     async def _handle_interaction(
@@ -440,8 +448,12 @@ class SlackChannel(SlackInput):
             thread_id = _string(message, "thread_ts") or _string(message, "ts")
         except ValueError as error:
             return response.text(f"Malformed interaction payload: {error}.", status=HTTPStatus.BAD_REQUEST)
-        if trigger_id and not await self.seen_events.add_if_new(f"trigger:{trigger_id}"):
-            return response.text("Duplicate interaction ignored.")
+        unchecked = False
+        try:
+            if trigger_id and not await self.seen_events.add_if_new(f"trigger:{trigger_id}"):
+                return response.text("Duplicate interaction ignored.")
+        except StateUnavailable as error:
+            unchecked = self._unchecked(error)
         if action_type not in INTERACTIVE_TYPES:
             if action_type:
                 logger.warning("Slack interaction of unsupported type %r ignored.", action_type)
@@ -451,7 +463,35 @@ class SlackChannel(SlackInput):
         if not user or not channel:
             return response.text("Malformed interaction payload: no user or channel.", status=HTTPStatus.BAD_REQUEST)
         metadata = _metadata(channel, thread_id, [user], _is_direct(channel, None))
+        if unchecked:
+            return self._ask_to_resend(text, user, metadata)
         return await self._pass_on(on_new_message, text[:MAX_TEXT_CHARS], user, metadata)
+
+    @staticmethod
+    def _unchecked(error: StateUnavailable) -> bool:
+        """The record of answered events (Redis) is down. Unchecked, a redelivery could be answered twice,
+        and Rasa's locks are in the same Redis anyway: the request is acknowledged, not handled, and the
+        user is asked to send it again (issue 17, README "When a part fails")."""
+        logger.error("Slack request not handled, the user is asked to resend it: %s", error)
+        return True
+
+    def _ask_to_resend(self, text: Text, user_id: Text, metadata: Dict[str, Any]) -> HTTPResponse:
+        """Acknowledge now; post the phrase `part_unavailable` in the background, in the message's language
+        (both when it says nothing about it, e.g. a button)."""
+        thread_id = metadata["thread_id"] if self.use_threads else None
+        output = self.get_output_channel(metadata["out_channel"], thread_id, user_id)
+        phrase = say_in_language_or_all("part_unavailable", detect_language(text))
+
+        async def tell() -> None:
+            try:
+                await output.send_text_message(user_id, phrase)
+            except Exception:  # Slack itself unreachable: nothing more to do, and never a stack trace to Slack
+                logger.exception("Could not ask Slack user %s to resend", user_id)
+
+        task: "asyncio.Future[Any]" = asyncio.ensure_future(tell())
+        self._background_tasks.add(task)
+        task.add_done_callback(self._background_tasks.discard)
+        return response.text("")
 
     @staticmethod
     def _bot_users(body: Dict[str, Any]) -> List[str]:

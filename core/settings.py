@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Tuple
 
-from pydantic import BaseSettings, Field, ValidationError, validator
+from pydantic import BaseSettings, Field, ValidationError, root_validator, validator
 from pydantic.fields import ModelField
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,11 +45,14 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DINGTALK_WEBHOOK_HOSTS: Tuple[str, ...] = ("oapi.dingtalk.com", "api.dingtalk.com")
 WEBHOOK_FORMATS = ("json", "dingtalk", "slack")
 MAX_WEBHOOK_ATTEMPTS = 10
+# The assistant's priorities (the guide's severities) → RT's numeric priority (RT_PRIORITIES).
+DEFAULT_RT_PRIORITIES = "High:80,Medium:50,Low:20"
 # The ticket API: the name (author) of the deprecated single TICKETS_API_TOKEN, and what a token's name may be.
 LEGACY_TICKETS_API_TOKEN_NAME = "staff"
 TOKEN_NAME = re.compile(r"[^\s,:]{1,128}")
 
 Profile = Literal["embedded", "production"]
+TicketBackendName = Literal["builtin", "rt", "jira", "servicenow"]
 WebhookFormat = Literal["json", "dingtalk", "slack"]
 
 
@@ -128,6 +131,40 @@ def parse_named_tokens(value: str) -> Tuple[Tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def parse_priorities(value: str) -> Tuple[Tuple[str, int], ...]:
+    """`High:80,Medium:50,Low:20` → (("High", 80), …): each of the assistant's priorities (High,
+    Medium, Low; any case) to a helpdesk's number 0 to 100. Every one must be given once."""
+    pairs: Dict[str, int] = {}
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        name, colon, number = item.partition(":")
+        name = name.strip().capitalize()
+        if not colon or name not in ("High", "Medium", "Low") or not number.strip().isdigit():
+            raise ValueError(f"{item!r} is not High|Medium|Low:number")
+        if int(number) > 100 or name in pairs:
+            raise ValueError(f"{item!r}: a number 0 to 100, each priority once")
+        pairs[name] = int(number)
+    if set(pairs) != {"High", "Medium", "Low"}:
+        raise ValueError("give High, Medium and Low, e.g. High:80,Medium:50,Low:20")
+    return tuple((name, pairs[name]) for name in ("High", "Medium", "Low"))
+
+
+def helpdesk_url(value: str) -> str:
+    """A helpdesk's base URL: https, or http only to a loopback host (a local test helpdesk); no
+    user:password@ (credentials have their own variables), no query or fragment. Ends with `/`."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        raise ValueError("not an http(s) URL without credentials, e.g. https://rt.example.com/")
+    if parts.query or parts.fragment:
+        raise ValueError("a base URL takes no query or fragment")
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError("use https (http only for a helpdesk on 127.0.0.1/localhost)")
+    return value.strip().rstrip("/") + "/"
+
+
 def _secret(default: Any = None, **kwargs: Any) -> Any:
     """A field whose value is never shown (repr, error messages)."""
     return Field(default, secret=True, **kwargs)
@@ -150,6 +187,38 @@ class Settings(BaseSettings):
     ticket_webhook_timeout: float = Field(5.0, ge=0.01, le=300.0)
     ticket_webhook_retries: int = Field(3, ge=1, le=MAX_WEBHOOK_ATTEMPTS)
     staff_language: Optional[str] = None
+    # Ticket backend (issue 16): where a ticket goes after it is written locally (README, Ticket backends).
+    ticket_backend: TicketBackendName = "builtin"
+    ticket_backend_timeout: float = Field(10.0, gt=0.0, le=300.0)
+    ticket_outbox_worker: bool = True
+    ticket_status_wait: float = Field(3.0, gt=0.0, le=300.0)
+    ticket_outbox_interval: float = Field(5.0, ge=0.05, le=3600.0)
+    ticket_outbox_backoff: float = Field(5.0, ge=0.01, le=3600.0)
+    ticket_outbox_max_backoff: float = Field(600.0, ge=0.01, le=86400.0)
+    # Request Tracker 5 (TICKET_BACKEND=rt): REST2 at RT_URL + /REST/2.0/.
+    rt_url: Optional[str] = None
+    rt_token: Optional[str] = _secret()
+    rt_user: Optional[str] = None
+    rt_password: Optional[str] = _secret(strip=False)
+    rt_queue: str = "General"
+    rt_queue_postmaster: Optional[str] = None
+    rt_priorities: str = DEFAULT_RT_PRIORITIES
+    # Jira Service Management (TICKET_BACKEND=jira): customer requests at JIRA_URL + rest/servicedeskapi/.
+    jira_url: Optional[str] = None
+    jira_email: Optional[str] = None
+    jira_api_token: Optional[str] = _secret()
+    jira_service_desk_id: Optional[str] = Field(None, regex=r"^[0-9]{1,18}$")
+    jira_request_type_id: Optional[str] = Field(None, regex=r"^[0-9]{1,18}$")
+    jira_request_type_id_postmaster: Optional[str] = Field(None, regex=r"^[0-9]{1,18}$")
+    jira_send_priority: bool = True
+    # ServiceNow (TICKET_BACKEND=servicenow): incidents through the Table API at SERVICENOW_URL + api/now/table/.
+    servicenow_url: Optional[str] = None
+    servicenow_user: Optional[str] = None
+    servicenow_password: Optional[str] = _secret(strip=False)
+    servicenow_oauth_token: Optional[str] = _secret()
+    servicenow_assignment_group: Optional[str] = Field(None, regex=r"^[0-9a-f]{32}$")
+    servicenow_assignment_group_postmaster: Optional[str] = Field(None, regex=r"^[0-9a-f]{32}$")
+    servicenow_caller_lookup: bool = True
     user: Optional[str] = None
     # The production profile's tracker database (also Rasa's, through endpoints.production.yml).
     tracker_db_host: str = "127.0.0.1"
@@ -162,6 +231,13 @@ class Settings(BaseSettings):
     conversation_retention_days: int = Field(90, ge=1, le=36500)
     ticket_transcript_retention_days: int = Field(30, ge=1, le=36500)
     store_check_timeout: float = Field(5.0, gt=0.0, le=300.0)
+    # Bounded waits of one message (README, "When a part fails"): Rasa's calls to the action server,
+    # the tracker store (connect and each statement) and the lock store (each Redis command), and the
+    # readiness endpoints' checks.
+    action_server_timeout: float = Field(5.0, gt=0.0, le=300.0)
+    tracker_store_timeout: float = Field(2.0, gt=0.0, le=300.0)
+    lock_store_timeout: float = Field(1.0, gt=0.0, le=300.0)
+    readiness_timeout: float = Field(1.0, gt=0.0, le=60.0)
     # The production profile's Redis: Rasa's lock store (endpoints.production.yml) and the channels' shared state.
     redis_host: str = "127.0.0.1"
     redis_port: int = Field(6379, ge=1, le=65535)
@@ -184,6 +260,8 @@ class Settings(BaseSettings):
     webchat_allowed_origins: Optional[Tuple[str, ...]] = None
     webchat_session_secret: Optional[str] = _secret(min_length=32)
     webchat_history_minutes: int = Field(60, ge=1, le=10080)
+    # `make profile` (tools/turn_profile.py): each Rasa turn's parts timed and appended to this file.
+    turn_profile_file: Optional[Path] = None
 
     class Config:
         frozen = True
@@ -223,6 +301,46 @@ class Settings(BaseSettings):
             if any(token == legacy for _, token in pairs):
                 raise ValueError("repeats the token of TICKETS_API_TOKEN: give each name its own token")
         return pairs
+
+    @validator("rt_priorities", pre=True)
+    def _rt_priorities(cls, value: Any) -> Any:
+        parse_priorities(str(value))  # checked now; rt_priority_map() parses it for use
+        return str(value)
+
+    @validator("rt_url")
+    def _rt_url(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else helpdesk_url(value)
+
+    @validator("jira_url", "servicenow_url")
+    def _helpdesk_urls(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else helpdesk_url(value)
+
+    @root_validator(skip_on_failure=True)
+    def _jira_servicenow_configured(cls, values: Dict[str, Any]) -> Dict[str, Any]:
+        if values.get("ticket_backend") == "jira":
+            needed = ("jira_url", "jira_email", "jira_api_token", "jira_service_desk_id", "jira_request_type_id")
+            missing = [name.upper() for name in needed if not values.get(name)]
+            if missing:
+                raise ValueError(f"TICKET_BACKEND=jira needs {', '.join(missing)}")
+        if values.get("ticket_backend") == "servicenow":
+            if not values.get("servicenow_url") or not values.get("servicenow_user"):
+                raise ValueError("TICKET_BACKEND=servicenow needs SERVICENOW_URL and SERVICENOW_USER")
+            if not values.get("servicenow_oauth_token") and not values.get("servicenow_password"):
+                raise ValueError("TICKET_BACKEND=servicenow needs SERVICENOW_PASSWORD or SERVICENOW_OAUTH_TOKEN")
+        return values
+
+    @validator("ticket_backend", pre=True)
+    def _backend_lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @root_validator(skip_on_failure=True)
+    def _backend_configured(cls, values: Dict[str, Any]) -> Dict[str, Any]:
+        if values.get("ticket_backend") == "rt":
+            if not values.get("rt_url"):
+                raise ValueError("TICKET_BACKEND=rt needs RT_URL")
+            if not values.get("rt_token") and not (values.get("rt_user") and values.get("rt_password")):
+                raise ValueError("TICKET_BACKEND=rt needs RT_TOKEN, or RT_USER and RT_PASSWORD")
+        return values
 
     @validator("ticket_webhook_format", "staff_language", pre=True)
     def _lower(cls, value: Any) -> Any:
@@ -292,6 +410,10 @@ class Settings(BaseSettings):
             return self.tracker_postgres_url()
         return f"sqlite:///{DEFAULT_TRACKERS_DB_PATH}"
 
+    def rt_priority_map(self) -> Dict[str, int]:
+        """RT_PRIORITIES as {"High": 80, "Medium": 50, "Low": 20}."""
+        return dict(parse_priorities(self.rt_priorities))
+
     def knowledge_path(self, root: Path = PROJECT_ROOT) -> Path:
         """The knowledge file; a relative KNOWLEDGE_FILE is relative to the project folder `root`."""
         return root / self.knowledge_file
@@ -305,6 +427,9 @@ def _describe(error: ValidationError, values: Mapping[str, str]) -> str:
     problems = []
     for item in error.errors():
         name = str(item["loc"][0]) if item["loc"] else "?"
+        if name == "__root__":  # a rule across variables: its message names them
+            problems.append(str(item["msg"]))
+            continue
         variable = name.upper()
         shown = "(hidden)" if name in Settings.__fields__ and _is_secret(name) else repr(values.get(name))
         problems.append(f"{variable}={shown}: {item['msg']}")

@@ -68,15 +68,52 @@ TICKETS_DB_URL=$(.venv/bin/python -m core.settings tickets-db-url)
 export TICKETS_DB_URL
 
 pids=()
+declare -A role_of=()  # pid -> the part it runs, for saying which part stopped
 stop() {
   trap - INT TERM EXIT
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" "${!role_of[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap stop INT TERM EXIT
+# Ctrl-C or a TERM ends the script (the supervisor's loop must not go on), and the exit stops every part.
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-$RASA actions --actions actions --host "$ACTION_HOST" --port "$ACTION_PORT" > build/logs/actions.log 2>&1 &
-pids+=($!)
+# What each part is called, where it logs, how it is started (at first and again) and checked.
+describe() {
+  case "$1" in
+    actions) echo "action server (log: build/logs/actions.log)" ;;
+    tickets-api) echo "ticket API (log: build/logs/tickets-api.log)" ;;
+    rasa-*) echo "Rasa server on port ${1#rasa-} (log: build/logs/$1.log)" ;;
+    rasa) echo "Rasa server (log: build/logs/rasa.log)" ;;
+  esac
+}
+log_of() { case "$1" in rasa-* | rasa | actions | tickets-api) echo "build/logs/$1.log" ;; esac; }
+rasa_port() { case "$1" in rasa) echo "$RASA_PORT" ;; *) echo "${1#rasa-}" ;; esac; }
+launch() {  # start part $1 in the background (appending to its log); LAUNCHED is its pid
+  case "$1" in
+    actions) $RASA actions --actions actions --host "$ACTION_HOST" --port "$ACTION_PORT" >> build/logs/actions.log 2>&1 & ;;
+    tickets-api) .venv/bin/python -m tickets.api --host "$TICKETS_API_HOST" --port "$TICKETS_API_PORT" >> build/logs/tickets-api.log 2>&1 & ;;
+    rasa | rasa-*) $RASA run --model "$MODEL" --interface "$RASA_HOST" --port "$(rasa_port "$1")" \
+      --credentials credentials.yml --endpoints "$ENDPOINTS" >> "build/logs/$1.log" 2>&1 & ;;
+  esac
+  LAUNCHED=$!
+}
+health_url() {
+  case "$1" in
+    actions) echo "http://$ACTION_HOST:$ACTION_PORT/health" ;;
+    tickets-api) echo "http://$TICKETS_API_HOST:$TICKETS_API_PORT/health" ;;
+    rasa | rasa-*) echo "http://$RASA_HOST:$(rasa_port "$1")/" ;;
+  esac
+}
+start() {  # the first start of part $1, with a fresh log
+  : > "$(log_of "$1")"
+  launch "$1"
+  pids+=("$LAUNCHED")
+  role_of[$LAUNCHED]=$1
+}
+
+start actions
 for _ in $(seq 1 120); do
   curl -fsS "http://$ACTION_HOST:$ACTION_PORT/health" >/dev/null 2>&1 && break
   kill -0 "${pids[0]}" 2>/dev/null || { cat build/logs/actions.log; echo "action server failed to start" >&2; exit 1; }
@@ -85,9 +122,65 @@ done
 echo "Action server: http://$ACTION_HOST:$ACTION_PORT (log: build/logs/actions.log)"
 
 if [ "${1:-}" != "--shell" ]; then
-  .venv/bin/python -m tickets.api --host "$TICKETS_API_HOST" --port "$TICKETS_API_PORT" > build/logs/tickets-api.log 2>&1 &
-  pids+=($!)
+  start tickets-api
 fi
+
+# Which part stopped, with its exit code and the end of its log (make run stops the others then).
+report_stopped() {  # $1: pid, $2: exit code
+  local role=${role_of[$1]:-?}
+  echo "$(date +%T) The $(describe "$role") stopped (pid $1, exit code $2). Its last lines:" >&2
+  tail -15 "$(log_of "$role")" >&2 || true
+}
+# Supervision of the production profile (README, "When a part fails"): a part that exits is started
+# again (after 1 s, doubling to at most 30 s while it keeps failing, e.g. Rasa refusing to start while
+# PostgreSQL is down); one that does not answer its health check for 30 s is stopped and started again.
+supervise() {
+  declare -A since=() delay=() failures=() checked=() restart_at=()
+  local pid role code now grace
+  for pid in "${!role_of[@]}"; do since[$pid]=$SECONDS; done
+  while true; do
+    sleep 1
+    for role in "${!restart_at[@]}"; do  # parts waiting to be started again
+      ((SECONDS >= restart_at[$role])) || continue
+      unset "restart_at[$role]"
+      launch "$role"
+      role_of[$LAUNCHED]=$role
+      since[$LAUNCHED]=$SECONDS
+    done
+    for pid in "${!role_of[@]}"; do
+      role=${role_of[$pid]}
+      if ! kill -0 "$pid" 2>/dev/null; then
+        code=0; wait "$pid" 2>/dev/null || code=$?
+        report_stopped "$pid" "$code"
+        # A part that ran for 60 s or more starts again at once; one that keeps failing waits longer.
+        if ((SECONDS - ${since[$pid]} >= 60)); then delay[$role]=1; else delay[$role]=$(( ${delay[$role]:-0} * 2 )); fi
+        ((delay[$role] >= 1)) || delay[$role]=1
+        ((delay[$role] <= 30)) || delay[$role]=30
+        echo "$(date +%T) Starting the $(describe "$role") again in ${delay[$role]}s." >&2
+        unset "role_of[$pid]"
+        restart_at[$role]=$((SECONDS + delay[$role]))
+        continue
+      fi
+      now=$SECONDS
+      ((now - ${checked[$pid]:-0} >= 10)) || continue
+      checked[$pid]=$now
+      case "$role" in rasa-*) grace=300 ;; *) grace=60 ;; esac  # loading the model takes a while
+      ((now - ${since[$pid]} >= grace)) || continue
+      if curl -fsS --max-time 5 "$(health_url "$role")" >/dev/null 2>&1; then
+        failures[$pid]=0
+      else
+        failures[$pid]=$(( ${failures[$pid]:-0} + 1 ))
+        if ((failures[$pid] == 3)); then
+          echo "$(date +%T) The $(describe "$role") did not answer its health check for 30 s: restarting it." >&2
+          kill -TERM "$pid" 2>/dev/null || true
+          kill -CONT "$pid" 2>/dev/null || true  # a stopped process only sees TERM once continued
+        elif ((failures[$pid] > 3)); then
+          kill -KILL "$pid" 2>/dev/null || true  # still there 10 s later
+        fi
+      fi
+    done
+  done
+}
 
 if [ "${1:-}" = "--shell" ]; then
   $RASA shell --model "$MODEL" --endpoints "$ENDPOINTS"
@@ -102,10 +195,8 @@ if [ "$PROFILE" = production ]; then
   rasa_pids=()
   for ((i = 0; i < RASA_PROCESSES; i++)); do
     port=$((RASA_PORT + i))
-    $RASA run --model "$MODEL" --interface "$RASA_HOST" --port "$port" \
-      --credentials credentials.yml --endpoints "$ENDPOINTS" > "build/logs/rasa-$port.log" 2>&1 &
-    pids+=($!)
-    rasa_pids+=($!)
+    start "rasa-$port"
+    rasa_pids+=("$LAUNCHED")
   done
   echo "Starting $RASA_PROCESSES Rasa servers (loading the model takes a little while)..."
   for ((i = 0; i < RASA_PROCESSES; i++)); do
@@ -127,17 +218,15 @@ The assistant is running (production profile).
   Ticket API:    http://$TICKETS_API_HOST:$TICKETS_API_PORT/tickets   (needs TICKETS_API_TOKENS; log: build/logs/tickets-api.log)
   Trackers:      PostgreSQL $TRACKER_DB_HOST:$TRACKER_DB_PORT/$TRACKER_DB_NAME   Locks: Redis $REDIS_HOST:$REDIS_PORT/$REDIS_DB
   Tickets:       $(sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$TICKETS_DB_URL")
-Press Ctrl-C to stop them all.
+  Health:        GET /ready on each Rasa server and the action server (each dependency; README)
+A part that stops is started again, one that hangs is restarted (messages here). Press Ctrl-C to stop them all.
 MSG
-  wait -n "${pids[@]}" || true
-  echo "A server stopped; see build/logs/. Stopping the others." >&2
-  exit 1
+  pids=()  # from here the supervisor follows the parts by role_of (their pids change on restarts)
+  supervise
 fi
 
-$RASA run --model "$MODEL" --interface "$RASA_HOST" --port "$RASA_PORT" \
-  --credentials credentials.yml --endpoints "$ENDPOINTS" > build/logs/rasa.log 2>&1 &
-pids+=($!)
-rasa_pid=$!
+start rasa
+rasa_pid=$LAUNCHED
 echo "Starting Rasa (loading the model takes a little while)..."
 for _ in $(seq 1 240); do
   curl -fsS "http://$RASA_HOST:$RASA_PORT/" >/dev/null 2>&1 && break
@@ -156,7 +245,16 @@ The assistant is running.
   Tickets:       $(sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$TICKETS_DB_URL")   (staff: .venv/bin/python -m tickets.cli list)
   Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook \\
           -H 'Content-Type: application/json' -d '{"sender": "me", "message": "I forgot my password"}'
-Press Ctrl-C to stop them all.
+  Health:        http://$RASA_HOST:$RASA_PORT/ready   (each dependency: model, action server, stores)
+Press Ctrl-C to stop them all. (make run is for developers and restarts nothing: to run as a service,
+see deploy/systemd and the README, "Running as a service".)
 MSG
-wait -n "${pids[@]}"
-echo "A server stopped; see build/logs/. Stopping the other." >&2
+wait -n "${pids[@]}" || true
+for pid in "${pids[@]}"; do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    code=0; wait "$pid" 2>/dev/null || code=$?
+    report_stopped "$pid" "$code"
+  fi
+done
+echo "Stopping the others." >&2
+exit 1

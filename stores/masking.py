@@ -16,17 +16,21 @@ keys of `type: SQL`; `stores.strict.StrictSQLTrackerStore` (production profile) 
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Text, cast
+import itertools
+import json
+from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Text, cast
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.secrets import MASK, mask_secrets
+from stores.tracker_cache import TrackerCache, copy_tracker
 
 # Keys whose values are labels from the model, the domain or Rasa itself, never typed text; the
 # tracker needs them back as they were (SQLTrackerStore's intent_name/action_name columns, policies).
@@ -127,6 +131,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._hide_parameters()
+        self._trackers = TrackerCache()
 
     def _hide_parameters(self) -> None:
         """Replace the engine Rasa created by one with `hide_parameters=True`, same URL and options.
@@ -138,6 +143,61 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         self.engine.dispose()
         self.engine = sa.create_engine(url, hide_parameters=True, **create_engine_kwargs(url))
         self.sessionmaker = sessionmaker(bind=self.engine)
+
+    def _last_event_id(self, session: Session, sender_id: Text) -> Optional[int]:
+        """The conversation's highest event id (None without events): one index lookup."""
+        value = session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
+        return None if value is None else int(value)
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        """Rasa's read of the latest session, from the remembered tracker while no event was added since
+        (stores/tracker_cache.py); the result is the same either way."""
+        with self.session_scope() as session:
+            last_id = self._last_event_id(session, sender_id)
+        tracker = self._trackers.get(sender_id, last_id)
+        if tracker is not None:
+            return tracker
+        tracker = await super().retrieve(sender_id)
+        if tracker is None:
+            self._trackers.forget(sender_id)
+            return None
+        self._trackers.put(sender_id, tracker, last_id)
+        return copy_tracker(tracker)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's `SQLTrackerStore.save` (masked events), without counting the stored events again when
+        the tracker continues the remembered one; the remembered tracker gets the stored events."""
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            last_id = self._last_event_id(session, tracker.sender_id)
+            stored = self._trackers.stored_count(tracker, last_id)
+            live: List[Event] = []
+            if stored is None:
+                events: Iterator = self._additional_events(session, tracker)
+            else:
+                live = list(itertools.islice(tracker.events, stored, None))
+                events = (MaskedEvent(event) for event in live)
+            rows = []
+            for event in events:
+                data = event.as_dict()
+                row = self.SQLEvent(
+                    sender_id=tracker.sender_id,
+                    type_name=event.type_name,
+                    timestamp=data.get("timestamp"),
+                    intent_name=(data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)),
+                    action_name=data.get("name"),
+                    data=json.dumps(data),
+                )
+                session.add(row)
+                rows.append(row)
+            session.flush()
+            new_last_id = rows[-1].id if rows else last_id
+            texts = [row.data for row in rows]
+            session.commit()
+        if stored is None:
+            self._trackers.forget(tracker.sender_id)
+        else:
+            self._trackers.extend(tracker.sender_id, [json.loads(text) for text in texts], new_last_id, live)
 
     def _additional_events(self, session: Session, tracker: DialogueStateTracker) -> Iterator:
         """The events not stored yet, masked: `save` serialises these for its INSERTs."""

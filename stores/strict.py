@@ -9,17 +9,27 @@ These subclasses connect once, with a timeout, when Rasa creates them and otherw
 `StoreUnavailableError` (a RasaException), which ends `rasa run` / `rasa shell` with the
 message and exit code 1. Referenced from endpoints files as `type: stores.strict.<Class>`.
 The tracker store masks typed secrets before writing, as `stores.masking` (its base class) does.
+
+Once running, every wait is bounded (README, "When a part fails"): PostgreSQL connections time out
+after TRACKER_STORE_TIMEOUT and so does every statement (`statement_timeout`); a pooled connection
+is tested before use (`pool_pre_ping`), so the first message after PostgreSQL restarts is answered
+instead of failing on a dead connection. Each Redis command of the lock store times out after
+LOCK_STORE_TIMEOUT (Rasa's default: 10 s) unless the endpoints file gives `socket_timeout`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, Optional, Text
 
+import sqlalchemy as sa
 from rasa.core.lock_store import RedisLockStore
-from rasa.core.tracker_store import validate_port
+from rasa.core.tracker_store import create_engine_kwargs, is_postgresql_url, validate_port
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
+from sqlalchemy.orm import sessionmaker
 
+from core.settings import get_settings
 from stores.connectivity import (
     DEFAULT_TIMEOUT_SECONDS,
     REDIS_HINTS,
@@ -79,6 +89,26 @@ class StrictSQLTrackerStore(MaskingSQLTrackerStore):
             query=query,
             **kwargs,
         )
+        self._bound_waits(get_settings().tracker_store_timeout)
+
+    def _bound_waits(self, timeout: float) -> None:
+        """Rebuild Rasa's engine with the same pool, every wait bounded by `timeout` seconds, and
+        connections tested before use."""
+        url = self.engine.url
+        if not is_postgresql_url(url):
+            return
+        kwargs = create_engine_kwargs(url)
+        connect_args = dict(kwargs.get("connect_args") or {})
+        # libpq takes one `options`: the URL's (e.g. a search_path), Rasa's, then the statement timeout.
+        in_url = url.query.get("options") or ()
+        options = [*([in_url] if isinstance(in_url, str) else in_url), connect_args.get("options", "")]
+        options.append(f"-c statement_timeout={int(timeout * 1000)}")
+        connect_args.update(options=" ".join(o for o in options if o), connect_timeout=max(2, math.ceil(timeout)))
+        kwargs.update(connect_args=connect_args, pool_pre_ping=True, pool_timeout=timeout)
+        hide_parameters = self.engine.hide_parameters  # stores.masking's engine shows no values in errors
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, hide_parameters=hide_parameters, **kwargs)
+        self.sessionmaker = sessionmaker(bind=self.engine)
 
 
 class StrictRedisLockStore(RedisLockStore):
@@ -111,7 +141,9 @@ class StrictRedisLockStore(RedisLockStore):
         except StoreUnreachable as error:
             raise StoreUnavailableError(str(error)) from None
         socket_timeout = settings.pop("socket_timeout", None)
-        extra = {"socket_timeout": float(socket_timeout)} if socket_timeout not in (None, "") else {}
+        if socket_timeout in (None, ""):
+            socket_timeout = get_settings().lock_store_timeout
+        extra = {"socket_timeout": float(socket_timeout)}
         super().__init__(
             host=host,
             port=port,

@@ -1,4 +1,5 @@
-"""Staff command line for the ticket store: list, show, assign, change status, comment.
+"""Staff command line for the ticket store: list, show, assign, change status, comment; and, with a
+helpdesk backend (TICKET_BACKEND), the outbox: `outbox` (what waits), `deliver`, `backend-check`.
 
 Run as `python -m tickets.cli [--db-url URL] COMMAND ...`. Exit codes: 0 success, 2 bad usage,
 3 ticket not found, 4 change not allowed, 5 database unavailable.
@@ -241,7 +242,81 @@ def build_parser(settings: Optional[Settings] = None) -> argparse.ArgumentParser
     p.add_argument("text", nargs="+", metavar="TEXT", help="the comment (several words are joined)")
     p.add_argument("--by", type=name, default=author, help=by_help)
     p.add_argument("--json", action="store_true")
+
+    # Issue 16: the outbox of a helpdesk backend (TICKET_BACKEND), see tickets/outbox.py.
+    p = commands.add_parser("outbox", parents=[common], help="what has not reached the helpdesk yet")
+    p.add_argument("--all", action="store_true", help="delivered rows too")
+    p.add_argument("--retry", type=ticket_id, metavar="ID", help="make a ticket's waiting or rejected rows due now")
+    p.add_argument("--json", action="store_true")
+    p = commands.add_parser("deliver", parents=[common], help="send what is due in the outbox to the helpdesk")
+    p.add_argument("--loop", action="store_true", help="keep going (the worker, when TICKET_OUTBOX_WORKER=false)")
+    commands.add_parser("backend-check", parents=[common], help="does the configured ticket backend answer?")
     return parser
+
+
+def outbox_table(rows: Sequence[Any]) -> str:
+    """Outbox rows (tickets.outbox.Delivery) as an aligned text table."""
+    headers = ["TICKET", "KIND", "BACKEND", "STATE", "ATTEMPTS", "NEXT ATTEMPT", "QUEUED", "LAST ERROR"]
+    lines = [
+        [
+            d.ticket_id,
+            d.kind,
+            d.backend,
+            d.state,
+            str(d.attempts),
+            when(d.next_attempt_at) if d.state == "pending" else "—",
+            when(d.created_at),
+            shorten(clean(d.last_error or ""), 60),
+        ]
+        for d in rows
+    ]
+    widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(headers)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in [headers] + lines)
+
+
+def outbox_dict(d: Any) -> Dict[str, Any]:
+    return {
+        "ticket": d.ticket_id,
+        "kind": d.kind,
+        "backend": d.backend,
+        "state": d.state,
+        "attempts": d.attempts,
+        "next_attempt_at": d.next_attempt_at.isoformat(),
+        "created_at": d.created_at.isoformat(),
+        "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
+        "last_error": d.last_error,
+    }
+
+
+def run_desk(args: argparse.Namespace, store: TicketStore) -> int:
+    """outbox / deliver / backend-check: the store with the backend of the settings."""
+    from tickets.backends import make_backend
+    from tickets.outbox import TicketDesk, run_forever
+
+    settings = get_settings()
+    desk = TicketDesk(store, make_backend(settings, store), settings)
+    if args.command == "backend-check":
+        health = desk.backend.health()
+        latency = f" in {health.latency_ms:.0f} ms" if health.latency_ms is not None else ""
+        print(f"{desk.backend.name}: {'ok' if health.ok else 'NOT OK'}: {clean(health.detail)}{latency}")
+        return EXIT_OK if health.ok else EXIT_UNAVAILABLE
+    if args.command == "deliver":
+        if args.loop:
+            run_forever(desk, settings.ticket_outbox_interval)
+        counts = desk.deliver_due()
+        print(", ".join(f"{key} {value}" for key, value in counts.items()))
+        return EXIT_OK
+    if args.retry:
+        changed = desk.retry(args.retry)
+        print(f"{args.retry}: {changed} row(s) due now")
+    rows = desk.deliveries() if args.all else desk.waiting()
+    if args.json:
+        emit_json([outbox_dict(d) for d in rows])
+    elif not rows:
+        print(f"Nothing waits for the helpdesk (TICKET_BACKEND={settings.ticket_backend}).")
+    else:
+        print(outbox_table(rows))
+    return EXIT_OK
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -258,6 +333,8 @@ def open_store(url: Optional[str]) -> TicketStore:
 def run(args: argparse.Namespace) -> int:
     """Carry out the parsed command; store errors propagate to `main`."""
     store = open_store(getattr(args, "db_url", None))
+    if args.command in ("outbox", "deliver", "backend-check"):
+        return run_desk(args, store)
     if args.command == "list":
         found = store.list(queue=args.queue, status=args.status, limit=args.limit)
         if args.json:

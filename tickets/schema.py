@@ -51,6 +51,39 @@ ticket_events = Table(
     Column("detail", Text, nullable=False),
 )
 
+# Issue 16: with a helpdesk backend (TICKET_BACKEND), the local ticket is the record of who opened
+# what; `ticket_outbox` holds what still has to reach the helpdesk (the ticket, then user comments),
+# `ticket_remote` where each delivered ticket lives there.
+ticket_outbox = Table(
+    "ticket_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_number", Integer, ForeignKey("tickets.number"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # create / comment
+    Column("backend", String(16), nullable=False),
+    Column("idempotency_key", String(64), nullable=False),  # sent to the helpdesk: no user data
+    Column("text", Text),  # a comment's masked text
+    Column("author_email", String(320)),
+    Column("state", String(16), nullable=False),  # pending / delivered / rejected
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("idempotency_key", name="uq_ticket_outbox_key"),
+)
+
+ticket_remote = Table(
+    "ticket_remote",
+    metadata,
+    Column("ticket_number", Integer, ForeignKey("tickets.number"), primary_key=True),
+    Column("backend", String(16), nullable=False),
+    Column("remote_id", String(128), nullable=False),
+    Column("display_id", String(128)),
+    Column("url", Text),
+    Column("delivered_at", DateTime(timezone=True), nullable=False),
+)
+
 schema_version = Table(
     "ticket_schema_version",
     metadata,
@@ -66,8 +99,15 @@ def _v2_index_sender(connection: Connection) -> None:
     connection.execute(text("CREATE INDEX IF NOT EXISTS ix_tickets_sender ON tickets (sender_id, channel)"))
 
 
+def _v3_outbox(connection: Connection) -> None:
+    metadata.create_all(connection, tables=[ticket_outbox, ticket_remote])
+    connection.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_ticket_outbox_due ON ticket_outbox (state, next_attempt_at)")
+    )
+
+
 # Append new steps; never edit one that has shipped.
-MIGRATIONS: List[Callable[[Connection], None]] = [_v1_create_tables, _v2_index_sender]
+MIGRATIONS: List[Callable[[Connection], None]] = [_v1_create_tables, _v2_index_sender, _v3_outbox]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -17,7 +18,7 @@ from sqlalchemy.sql import Select
 
 from core.secrets import mask_secrets
 from core.settings import Settings, get_settings
-from tickets.schema import migrate, ticket_events, tickets
+from tickets.schema import migrate, ticket_events, ticket_outbox, tickets
 
 ID_PREFIX = "ALM-"
 MAX_NUMBER = 2**31 - 1  # the tickets.number column is a 32-bit INTEGER on PostgreSQL
@@ -33,6 +34,7 @@ TRANSITIONS = {
 QUEUES = ("postmaster", "support")
 MAX_NAME = 128  # width of the author and assignee columns
 MAX_COMMENT = 4000  # characters of a staff comment (users read the latest one in chat)
+USER_AUTHOR = "requester"  # the author of the ticket owner's own comments (issue 16)
 
 
 class StoreUnavailable(RuntimeError):
@@ -49,6 +51,13 @@ class InvalidChange(ValueError):
 
 def format_id(number: int) -> str:
     return f"{ID_PREFIX}{number:06d}"
+
+
+def remote_key(number: int, idempotency_key: str) -> str:
+    """The idempotency key a helpdesk gets for a ticket: its local id and a digest of the conversation's
+    key (`ALM-000042-1f3a…`): unique, no user data (the conversation's key holds the sender id)."""
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:12]
+    return f"{format_id(number)}-{digest}"
 
 
 def parse_id(ticket_id: str) -> Optional[int]:
@@ -262,8 +271,12 @@ class TicketStore:
                 raise StoreUnavailable(str(error)) from error
             self._migrated = True
 
-    def create(self, new: NewTicket) -> Tuple[Ticket, bool]:
-        """Store a ticket; returns (ticket, created). The same idempotency key returns the existing one."""
+    def create(self, new: NewTicket, deliver_to: Optional[str] = None) -> Tuple[Ticket, bool]:
+        """Store a ticket; returns (ticket, created). The same idempotency key returns the existing one.
+
+        `deliver_to` (a helpdesk backend's name, issue 16): in the same transaction, put the ticket
+        in the outbox (tickets/outbox.py) for that helpdesk, so it is stored and queued, or neither.
+        """
         self.ensure_schema()
         stamp = now()
         row = {
@@ -300,6 +313,19 @@ class TicketStore:
                         detail=f"opened from {new.channel}",
                     )
                 )
+                if deliver_to:
+                    connection.execute(
+                        ticket_outbox.insert().values(
+                            ticket_number=number,
+                            kind="create",
+                            backend=deliver_to,
+                            idempotency_key=remote_key(number, new.idempotency_key),
+                            state="pending",
+                            attempts=0,
+                            next_attempt_at=stamp,
+                            created_at=stamp,
+                        )
+                    )
             return self._get(number), True
         except IntegrityError as error:
             existing = self._find_by_key(new.idempotency_key)
@@ -342,6 +368,12 @@ class TicketStore:
 
     def comment(self, ticket_id: str, text: str, author: str) -> Ticket:
         return self.update(ticket_id, author, comment=text)
+
+    def user_comment(self, ticket_id: str, text: str) -> Ticket:
+        """Record a comment from the ticket's owner (event kind `user_comment`, author `requester`,
+        masked): staff see it in the history; the user's status answer keeps showing staff notes only."""
+        note = mask_secrets(_checked_text("comment", text, MAX_COMMENT))
+        return self._update(ticket_id, USER_AUTHOR, lambda ticket: ({}, [("user_comment", note)]))
 
     def update(
         self,

@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+from pathlib import Path
 from typing import Any, Awaitable, Callable, List, Optional
 
 from sanic import Sanic, response
+from sanic.exceptions import MethodNotSupported, NotFound, SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -29,7 +31,7 @@ from core.settings import Settings
 logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
-OPEN_PATHS = ("/health",)  # the health checks of run.sh, docker-compose and Kubernetes
+OPEN_PATHS = ("/health", "/ready")  # the health checks of run.sh, docker-compose and Kubernetes (tools/readiness.py)
 PRODUCTION_NEEDS_ACTION_TOKEN = (
     "ACTION_SERVER_TOKEN is unset. The production profile requires it: Rasa sends it on every action call "
     "and the action server refuses calls without it. Give Rasa and the action server the same long random "
@@ -75,14 +77,49 @@ def token_middleware(token: str) -> Callable[[Request], Awaitable[Optional[HTTPR
     return require_token
 
 
+async def _client_error(_: Request, error: SanicException) -> HTTPResponse:
+    """A request for a route or method the server does not have: its own status, nothing echoed."""
+    return response.json(
+        {"error": "not found" if isinstance(error, NotFound) else "method not allowed"}, status=error.status_code
+    )
+
+
 def create_app(actions: str, token: Optional[str], cors: Any = None, auto_reload: bool = False) -> Sanic:
     """rasa_sdk's app for the `actions` package, with the token check when `token` is set."""
     from rasa_sdk.endpoint import create_app as sdk_create_app
 
     app = sdk_create_app(actions, cors_origins=cors, auto_reload=auto_reload)
+    # rasa_sdk answers every exception with 500, also a wrong method or path: those are 405 and 404.
+    app.exception(MethodNotSupported, NotFound)(_client_error)
     if token:
         app.register_middleware(token_middleware(token), "request")
     return app
+
+
+def add_ready_route(app: Sanic, settings: Settings) -> None:
+    """`GET /ready`: the actions are loaded, and whether the ticket store answers (tools/readiness.py)."""
+    from tools.readiness import CachedChecks, action_server_readiness
+
+    checks = CachedChecks(lambda: action_server_readiness(settings.tickets_database_url(), settings.readiness_timeout))
+
+    @app.get("/ready")
+    async def ready(_: Request) -> HTTPResponse:
+        status, body = await checks.get()
+        return response.json(body, status=status, headers={"Cache-Control": "no-store"})
+
+
+def add_ticket_worker(app: Sanic) -> None:
+    """With a helpdesk backend (TICKET_BACKEND) and TICKET_OUTBOX_WORKER, each action-server process runs
+    the outbox's delivery worker in a background thread from its start (README, Ticket backends)."""
+
+    @app.after_server_start
+    async def start_ticket_worker(*_: Any) -> None:
+        from actions.ticket_actions import ticket_desk
+
+        try:
+            ticket_desk()  # builds the desk and starts its worker
+        except Exception as error:  # the database or a setting: the actions report it on use
+            logger.error("ticket delivery worker not started: %s", error)
 
 
 def argument_parser() -> argparse.ArgumentParser:
@@ -115,6 +152,12 @@ def main(argv: List[str], settings: Settings) -> None:
     )
     utils.update_sanic_log_level()
     app = create_app(args.actions, settings.action_server_token, args.cors, args.auto_reload)
+    if settings.turn_profile_file:  # make profile: time each call (tools/turn_profile.py)
+        from tools import turn_profile
+
+        turn_profile.install_action_server(app, Path(f"{settings.turn_profile_file}.actions"))
+    add_ready_route(app, settings)
+    add_ticket_worker(app)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     ssl_context = create_ssl_context(args.ssl_certificate, args.ssl_keyfile, args.ssl_password)
     protocol = "https" if ssl_context else "http"

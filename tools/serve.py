@@ -144,6 +144,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     problem = rasa_problem(command, rest, _settings()) if command in ("run", "shell") else None
     if problem:
         sys.exit(f"Not starting: {problem}")
+    if command == "run" and _settings().turn_profile_file:
+        rasa_patches.install_turn_timings(_settings().turn_profile_file)
     if command == "shell" and _server_options(rest).interface is None:
         args = [*args, "--interface", "127.0.0.1"]
     from rasa.__main__ import main as rasa_main

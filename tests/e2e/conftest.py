@@ -1,4 +1,5 @@
-"""One real action server and Rasa server for the whole end-to-end session."""
+"""One real action server and Rasa server, every channel configured, for the whole session
+(shared with tests/security when both run in one pytest process: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,14 @@ import itertools
 
 import pytest
 
-from tests.e2e.servers import Servers, start_servers
+from tests.e2e.servers import Servers, SharedServers, channels_config
 
 _senders = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory) -> Servers:
-    running = start_servers(tmp_path_factory.mktemp("servers"))
-    yield running
-    running.stop()
+def servers(shared_servers: SharedServers, fake_slack) -> Servers:
+    return shared_servers.get(channels_config(fake_slack.url))
 
 
 @pytest.fixture

@@ -87,6 +87,10 @@ def test_smoke_run_records_every_metric_and_cleans_up(tmp_path):
     assert ours["rss_mb"] > 0 and ours["alive_after"] is True
     assert set(report["ratios"]) == {key for key, _ in METRICS}
     assert all(value is None for value in report["ratios"].values())
+    # issue 15: one conversation growing long, the NLU against its floor, the targets
+    assert ours["growth"]["turns"] == 20 and ours["growth"]["errors"] == 0 and ours["growth"]["ratio"] > 0
+    assert report["nlu_floor"]["ours"]["p50_ms"] > 0 and report["nlu_floor"]["floor"]["p50_ms"] > 0
+    assert {row["target"] for row in report["targets"]} and "issue 15's targets" in done.stdout
 
     assert processes_marked(report["run_id"]) == []
     assert not Path(report["temp_dir"]).exists()

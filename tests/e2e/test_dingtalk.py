@@ -13,11 +13,12 @@ import pytest
 import requests
 
 from channels.dingtalk import compute_sign
-from tests.e2e.servers import Servers, start_servers
+from tests.e2e.servers import DINGTALK_SECRET, Servers, SharedServers, channels_config
+from tests.e2e.test_slack import FakeSlackApi
 from tests.fake_http import RecordingServer
 from tickets.store import TicketStore
 
-SECRET = "e2e-dingtalk-app-secret"
+SECRET = DINGTALK_SECRET
 REPLY_SECONDS = 60
 TICKET_ID = re.compile(r"\bALM-\d{6}\b")
 _ids = itertools.count(1)
@@ -58,18 +59,10 @@ def webhook() -> Iterator[FakeWebhook]:
 
 
 @pytest.fixture(scope="module")
-def dingtalk(tmp_path_factory) -> Iterator[Servers]:
-    workdir = tmp_path_factory.mktemp("dingtalk")
-    # Only the channels under test: the REST channel and the credentials.yml entry of DingTalk.
-    credentials = workdir / "credentials.yml"
-    credentials.write_text("rest:\nchannels.dingtalk.DingTalkInput: {}\n")
-    running = start_servers(
-        workdir,
-        credentials=credentials,
-        extra_env={"DINGTALK_APP_SECRET": SECRET, "DINGTALK_WEBHOOK_HOSTS": "127.0.0.1", "DINGTALK_ALLOW_HTTP": "1"},
-    )
-    yield running
-    running.stop()
+def dingtalk(shared_servers: SharedServers, fake_slack: FakeSlackApi) -> Servers:
+    """The session's servers with every channel configured: DingTalk with SECRET, replies to
+    sessionWebhooks on 127.0.0.1 over http (the fake webhook)."""
+    return shared_servers.get(channels_config(fake_slack.url))
 
 
 class Chat:

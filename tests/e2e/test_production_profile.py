@@ -2,9 +2,10 @@
 
 Uses the machine's PostgreSQL and Redis: PRODUCTION_TEST_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres; the user must be allowed to create databases)
-and PRODUCTION_TEST_REDIS_URL (default redis://127.0.0.1:6379/1). The module creates a
+and PRODUCTION_TEST_REDIS_URL (default redis://127.0.0.1:6379/1). The session creates a
 throw-away database `alimail_test_<random>` (trackers in `public`, tickets in schema
-`tickets`) and a Redis key prefix of its own, and removes both afterwards, also on failure.
+`tickets`) and a Redis key prefix of its own, and removes both afterwards, also on failure
+(tests/conftest.py; tests/security/test_dingtalk_and_slack.py uses the same servers).
 
 One action server and two Rasa servers run the real endpoints.production.yml. Twenty
 conversations run at once, each turn going to the other server (as a load balancer may send
@@ -28,91 +29,28 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Tuple
 
 import pytest
-import redis
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from core.knowledge import knowledge
-from tests.e2e.servers import RASA, ROOT, ServerPool, conversation_id, free_port, model_path, start_server_pool
+from tests.e2e.servers import RASA, ROOT, ServerPool, Stores, conversation_id, free_port, model_path
 from tests.e2e.test_rest_conversations import button_payload
 from tickets.store import TicketStore
 
-ADMIN_URL = os.environ.get("PRODUCTION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("PRODUCTION_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
 CONVERSATIONS = 20
 TICKET = re.compile(r"Your ticket \*\*(ALM-\d{6})\*\* is open in the support queue")
 
 
-@dataclass
-class Stores:
-    env: Dict[str, str]  # what endpoints.production.yml and the action server read
-    trackers_url: str
-    tickets_url: str
-    redis: redis.Redis
-    key_prefix: str
+@pytest.fixture(scope="module")
+def stores(production_stores: Stores) -> Stores:
+    """A throw-away PostgreSQL database and Redis key prefix, dropped afterwards whatever happens
+    (the session's: tests/conftest.py)."""
+    return production_stores
 
 
 @pytest.fixture(scope="module")
-def stores() -> Stores:
-    """A throw-away PostgreSQL database and Redis key prefix, dropped afterwards whatever happens."""
-    admin_url = make_url(ADMIN_URL)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    name = f"alimail_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except SQLAlchemyError as error:
-        pytest.fail(f"the production-profile test needs PostgreSQL ({ADMIN_URL}): {error}")
-    key_prefix = f"alimailtest{uuid.uuid4().hex[:12]}"
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5, socket_timeout=10)
-    try:
-        trackers_url = admin_url.set(database=name)
-        with create_engine(trackers_url).begin() as connection:
-            connection.execute(text("CREATE SCHEMA tickets"))
-        tickets_url = trackers_url.render_as_string(hide_password=False) + "?options=-csearch_path%3Dtickets"
-        try:
-            client.ping()
-        except redis.RedisError as error:
-            pytest.fail(f"the production-profile test needs Redis ({REDIS_URL}): {error}")
-        redis_kwargs = client.connection_pool.connection_kwargs
-        env = {
-            "TRACKER_DB_HOST": trackers_url.host or "127.0.0.1",
-            "TRACKER_DB_PORT": str(trackers_url.port or 5432),
-            "TRACKER_DB_NAME": name,
-            "TRACKER_DB_USER": trackers_url.username or "",
-            "TRACKER_DB_PASSWORD": trackers_url.password or "",
-            "REDIS_HOST": redis_kwargs.get("host", "127.0.0.1"),
-            "REDIS_PORT": str(redis_kwargs.get("port", 6379)),
-            "REDIS_DB": str(redis_kwargs.get("db", 1)),
-            "REDIS_PASSWORD": redis_kwargs.get("password") or "",
-            "REDIS_KEY_PREFIX": key_prefix,
-            "TICKETS_DB_URL": tickets_url,
-            # The production profile requires it; endpoints.production.yml sends it to the action server.
-            "ACTION_SERVER_TOKEN": uuid.uuid4().hex,
-        }
-        yield Stores(env, trackers_url.render_as_string(hide_password=False), tickets_url, client, key_prefix)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        try:
-            keys = list(client.scan_iter(f"{key_prefix}:*"))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
-
-
-@pytest.fixture(scope="module")
-def pool(stores, tmp_path_factory) -> ServerPool:
-    started = time.monotonic()
-    running = start_server_pool(tmp_path_factory.mktemp("production"), stores.env, rasa_processes=2)
-    print(f"\n[production profile] action server + 2 Rasa servers up in {time.monotonic() - started:.1f}s")
-    try:
-        yield running
-    finally:
-        running.stop()
+def pool(production_servers: ServerPool) -> ServerPool:
+    """The session's production-profile servers (shared with tests/security/test_dingtalk_and_slack.py)."""
+    return production_servers
 
 
 # -- unreachable stores: refuse quickly, with the reason ---------------------------------------------
@@ -310,6 +248,8 @@ def tracker_texts(trackers_url: str, senders: List[str]) -> Dict[str, Tuple[List
 
 
 def test_twenty_conversations_alternating_between_two_rasa_servers(pool, stores):
+    store = TicketStore(stores.tickets_url)
+    earlier = {t.id for t in store.list(limit=1000)}  # other tests' tickets on the session's servers
     run_id = uuid.uuid4().hex[:8]
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=CONVERSATIONS) as executor:
@@ -329,7 +269,6 @@ def test_twenty_conversations_alternating_between_two_rasa_servers(pool, stores)
     # Exactly one ticket per confirmation, in the tickets schema.
     ids = [c.ticket_id for c in conversations]
     assert len(set(ids)) == CONVERSATIONS
-    store = TicketStore(stores.tickets_url)
     for conversation in conversations:
         (ticket,) = store.list_for_sender(conversation_id(conversation.sender), "rest")
         assert (ticket.id, ticket.contact_email, ticket.problem) == (
@@ -337,7 +276,7 @@ def test_twenty_conversations_alternating_between_two_rasa_servers(pool, stores)
             conversation.email,
             "forgot_password",
         )
-    assert sorted(t.id for t in store.list(limit=1000)) == sorted(ids)
+    assert sorted(t.id for t in store.list(limit=1000) if t.id not in earlier) == sorted(ids)
     store.engine.dispose()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -19,20 +18,28 @@ import pytest
 import requests
 import yaml
 
-from tests.e2e.servers import RASA, ROOT, Servers, free_port, model_path, start_servers, wait_until
+from tests.e2e.servers import (
+    ROOT,
+    SLACK_BOT_TOKEN,
+    SLACK_SIGNING_SECRET,
+    Servers,
+    SharedServers,
+    channels_config,
+    identity_config,
+)
 from tests.fake_http import RecordingServer
-from tools import processes
 
-SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-BOT_TOKEN = "xoxb-test"
+SIGNING_SECRET = SLACK_SIGNING_SECRET
+BOT_TOKEN = SLACK_BOT_TOKEN
 BOT_USER = "UBOTTEST"
 REPLY_TIMEOUT = 60
 QUIET_SECONDS = 3  # how long "nothing more is posted" is watched for
-CREDENTIALS = "rest:\nchannels.slack.SlackChannel: {}\n"
 
 
 class FakeSlackApi:
-    """A Slack Web API on 127.0.0.1 that answers ok and records each call."""
+    """A Slack Web API on 127.0.0.1 that answers ok and records each call; conversations.open(users=U…)
+    opens the direct message D<…> (`dm_channel`). One for the session (the `fake_slack` fixture of
+    tests/conftest.py): the tests tell their calls apart by channel."""
 
     def __init__(self) -> None:
         self.server = RecordingServer(responder=self._answer)
@@ -40,6 +47,9 @@ class FakeSlackApi:
 
     @staticmethod
     def _answer(call: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
+        if call["path"].endswith("/conversations.open"):
+            user = (call["body"] or {}).get("users") or call["query"].get("users", [""])[0]
+            return 200, {"ok": True, "channel": {"id": dm_channel(user)}}
         body = call["body"] or {}
         return 200, {
             "ok": True,
@@ -80,6 +90,11 @@ class FakeSlackApi:
             if len(self.posts(channel)) != count:
                 count, quiet_since = len(self.posts(channel)), time.monotonic()
         return self.posts(channel)
+
+
+def dm_channel(user: str) -> str:
+    """The DM channel of a user with the bot (what conversations.open answers in the fake)."""
+    return "D" + user[1:]
 
 
 def text_of(posts: List[Dict[str, Any]]) -> str:
@@ -189,28 +204,9 @@ def conversation() -> Dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def fake_slack():
-    api = FakeSlackApi()
-    yield api
-    api.stop()
-
-
-@pytest.fixture(scope="module")
-def slack_servers(tmp_path_factory, fake_slack) -> Servers:
-    workdir = tmp_path_factory.mktemp("slack")
-    credentials = workdir / "credentials.yml"
-    credentials.write_text(CREDENTIALS)
-    running = start_servers(
-        workdir,
-        credentials=credentials,
-        extra_env={
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": fake_slack.url,
-        },
-    )
-    yield running
-    running.stop()
+def slack_servers(shared_servers: SharedServers, fake_slack: FakeSlackApi) -> Servers:
+    """The session's servers with every channel configured; Slack's replies go to `fake_slack`."""
+    return shared_servers.get(channels_config(fake_slack.url))
 
 
 @pytest.fixture
@@ -338,37 +334,10 @@ def test_bot_messages_and_malformed_bodies_are_not_answered(webhook, slack_serve
 
 
 @pytest.fixture(scope="module")
-def unconfigured_rasa(tmp_path_factory):
-    """Rasa alone (no action server needed), with the Slack channel but without its environment variables."""
-    workdir = tmp_path_factory.mktemp("slack-unconfigured")
-    credentials = workdir / "credentials.yml"
-    credentials.write_text(CREDENTIALS)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(SANIC_HOST="127.0.0.1", TF_CPP_MIN_LOG_LEVEL="2")
-    log = workdir / "rasa.log"
-    rasa = processes.start(
-        [
-            *RASA,
-            "run",
-            "--model",
-            model_path(),
-            "--interface",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--credentials",
-            str(credentials),
-        ],
-        ROOT,
-        env,
-        log,
-    )
-    try:
-        wait_until(f"http://127.0.0.1:{port}/", rasa, log, 300)
-        yield f"http://127.0.0.1:{port}", log
-    finally:
-        processes.stop(rasa)
+def unconfigured_rasa(shared_servers: SharedServers):
+    """Servers with the Slack channel (credentials.yml) but without its environment variables."""
+    running = shared_servers.get(identity_config())
+    return running.rasa_url, running.rasa_log
 
 
 def test_without_token_and_secret_the_server_starts_and_slack_gets_503(unconfigured_rasa):

@@ -9,13 +9,23 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 import jwt
 import pytest
 import requests
 
-from tests.e2e.servers import ROOT, Servers, start_servers, wait_until
+from tests.e2e.servers import (
+    ROOT,
+    WEBCHAT_JWT_KEY,
+    WEBCHAT_PORTAL,
+    Servers,
+    SharedServers,
+    channels_config,
+    identity_config,
+    tokens_config,
+    wait_until,
+)
 from tickets.store import TicketStore
 from tools import processes
 
@@ -40,30 +50,21 @@ SCREENSHOT = ROOT / "test-output" / "webchat.png"
 PAGE = "/webhooks/socketio/webchat/"
 MARKUP = "<img src=x onerror=alert(1)>"
 TICKET_ID = re.compile(r"ALM-\d{6}")
-JWT_KEY = "webchat-test-secret-0123456789abcdef"
+JWT_KEY = WEBCHAT_JWT_KEY
 TIMEOUT_MS = 60_000
-
-CREDENTIALS = """rest:
-channels.webchat.WebChatInput:
-  user_message_evt: user_uttered
-  bot_message_evt: bot_uttered
-  session_persistence: true
-"""
-
-
-def _start(workdir: Path, extra_env=None) -> Servers:
-    if not (ROOT / "build" / "webchat" / "widget.js").is_file():
-        pytest.fail("the widget is not built: run `make webchat`")
-    credentials = workdir / "credentials.yml"
-    credentials.write_text(CREDENTIALS)
-    return start_servers(workdir, credentials=credentials, extra_env=extra_env)
 
 
 @pytest.fixture(scope="module")
-def chat_servers(tmp_path_factory) -> Iterator[Servers]:
-    running = _start(tmp_path_factory.mktemp("webchat"))
-    yield running
-    running.stop()
+def widget_built() -> None:
+    if not (ROOT / "build" / "webchat" / "widget.js").is_file():
+        pytest.fail("the widget is not built: run `make webchat`")
+
+
+@pytest.fixture(scope="module")
+def chat_servers(shared_servers: SharedServers, fake_slack, widget_built) -> Servers:
+    """The session's servers with every channel configured: the web chat anonymous, on its own origin
+    (credentials.yml: session_persistence, user_uttered / bot_uttered)."""
+    return shared_servers.get(channels_config(fake_slack.url))
 
 
 @pytest.fixture(scope="module")
@@ -122,14 +123,7 @@ def restart_rasa(servers: Servers) -> None:
     args = rasa.args
     processes.stop(rasa, grace=30)
     log = Path(args[args.index("--endpoints") + 1]).parent / "rasa-restarted.log"
-    env = dict(
-        os.environ,
-        SANIC_HOST="127.0.0.1",
-        TF_CPP_MIN_LOG_LEVEL="2",
-        TICKETS_DB_URL=servers.tickets_db_url,
-    )
-    env.pop("TICKET_WEBHOOK_URL", None)
-    again = processes.start(list(args), ROOT, env, log)
+    again = processes.start(list(args), ROOT, servers.env, log)  # the same environment too
     servers.processes[1] = again
     wait_until(servers.rasa_url + "/", again, log, 300)
 
@@ -271,50 +265,45 @@ def test_widget_reconnects_after_the_rasa_server_restarts(chat_servers, page):
     wait_for_bot(page, "expires after 5 minutes")
 
 
-def test_identity_token_sets_the_sender_and_skips_the_email_question(tmp_path_factory, browser):
-    servers = _start(tmp_path_factory.mktemp("webchat-jwt"), extra_env={"WEBCHAT_JWT_KEY": JWT_KEY})
-    try:
-        context = browser.new_context()
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        # Without a token the server refuses the connection.
-        page.goto(servers.rasa_url + PAGE)
-        expect(page.locator(".amw-status.amw-offline")).to_be_visible()
-        context.close()
+def test_identity_token_sets_the_sender_and_skips_the_email_question(shared_servers, widget_built, browser):
+    servers = shared_servers.get(identity_config())  # WEBCHAT_JWT_KEY is JWT_KEY
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    # Without a token the server refuses the connection.
+    page.goto(servers.rasa_url + PAGE)
+    expect(page.locator(".amw-status.amw-offline")).to_be_visible()
+    context.close()
 
-        token = jwt.encode(
-            {"sub": "E1234", "email": "anna.lee@corp.example", "exp": int(time.time()) + 600},
-            JWT_KEY,
-            algorithm="HS256",
-        )
-        context = browser.new_context()
-        context.add_init_script(f"window.AlimailWebchatConfig = {{token: {token!r}}};")
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        open_chat(page, servers)
-        assert (
-            page.evaluate("() => JSON.parse(localStorage.getItem(Object.keys(localStorage)[0])).sessionId")
-            == "employee-E1234"
-        )
-        type_message(page, "open a ticket")
-        type_message(page, "My mailbox shows a strange warning")
-        wait_for_bot(page, "Here's the ticket I'll open")
-        assert "anna.lee@corp.example" in page.locator(".amw-bot .amw-text").last.inner_text() + "".join(
-            bot_texts(page)
-        )
-        assert not any("Which email address" in t for t in bot_texts(page))
-        click_button(page, "Yes, open it")
-        wait_for_bot(page, r"ALM-\d{6}")
-        ticket_id = TICKET_ID.search(bot_texts(page)[-1]).group(0)
-        ticket = TicketStore(servers.tickets_db_url).get(ticket_id)
-        assert (ticket.channel, ticket.sender_id, ticket.contact_email) == (
-            "socketio",
-            "employee-E1234",
-            "anna.lee@corp.example",
-        )
-        context.close()
-    finally:
-        servers.stop()
+    token = jwt.encode(
+        {"sub": "E1234", "email": "anna.lee@corp.example", "exp": int(time.time()) + 600},
+        JWT_KEY,
+        algorithm="HS256",
+    )
+    context = browser.new_context()
+    context.add_init_script(f"window.AlimailWebchatConfig = {{token: {token!r}}};")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    open_chat(page, servers)
+    assert (
+        page.evaluate("() => JSON.parse(localStorage.getItem(Object.keys(localStorage)[0])).sessionId")
+        == "employee-E1234"
+    )
+    type_message(page, "open a ticket")
+    type_message(page, "My mailbox shows a strange warning")
+    wait_for_bot(page, "Here's the ticket I'll open")
+    assert "anna.lee@corp.example" in page.locator(".amw-bot .amw-text").last.inner_text() + "".join(bot_texts(page))
+    assert not any("Which email address" in t for t in bot_texts(page))
+    click_button(page, "Yes, open it")
+    wait_for_bot(page, r"ALM-\d{6}")
+    ticket_id = TICKET_ID.search(bot_texts(page)[-1]).group(0)
+    ticket = TicketStore(servers.tickets_db_url).get(ticket_id)
+    assert (ticket.channel, ticket.sender_id, ticket.contact_email) == (
+        "socketio",
+        "employee-E1234",
+        "anna.lee@corp.example",
+    )
+    context.close()
 
 
 # --- what the browser keeps -------------------------------------------------------------------------
@@ -432,7 +421,7 @@ def test_an_idle_conversation_expires_while_the_page_stays_open(chat_servers, br
 
 
 # --- origins -------------------------------------------------------------------------------------------
-PORTAL = "http://portal.test"
+PORTAL = WEBCHAT_PORTAL  # the one origin tokens_config() allows
 
 
 def embedding_page(servers: Servers) -> str:
@@ -444,47 +433,46 @@ def embedding_page(servers: Servers) -> str:
     )
 
 
-def test_the_widget_works_on_an_allowed_origin_over_websocket_and_polling_and_not_elsewhere(tmp_path_factory, browser):
-    servers = _start(tmp_path_factory.mktemp("webchat-origins"), extra_env={"WEBCHAT_ALLOWED_ORIGINS": PORTAL})
+def test_the_widget_works_on_an_allowed_origin_over_websocket_and_polling_and_not_elsewhere(
+    shared_servers, widget_built, browser
+):
+    servers = shared_servers.get(tokens_config())  # WEBCHAT_ALLOWED_ORIGINS is PORTAL
     socket_io = re.compile(re.escape(servers.rasa_url.replace("http", "ws", 1)) + "/socket.io/")
-    try:
-        html = embedding_page(servers)
-        for origin, transport in ((PORTAL, "websocket"), (PORTAL, "polling"), ("http://evil.test", "websocket")):
-            context = browser.new_context()
-            context.route(f"{origin}/**", lambda route: route.fulfill(status=200, content_type="text/html", body=html))
-            if transport == "polling":
-                # A proxy that lets no WebSocket through: socket.io falls back to long-polling (with CORS).
-                context.add_init_script(
-                    "const RealWebSocket = window.WebSocket;"
-                    "window.WebSocket = function (url, protocols) {"
-                    "  return new RealWebSocket('ws://127.0.0.1:9/', protocols);"  # nothing listens there
-                    "};"
-                )
-            page = context.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            sockets: List[str] = []
-            polls: List[str] = []
-            page.on("websocket", lambda ws, seen=sockets: seen.append(ws.url) if socket_io.match(ws.url) else None)
-            page.on("request", lambda r, seen=polls: seen.append(r.url) if "transport=polling" in r.url else None)
-            page.goto(origin + "/")
-            if origin == PORTAL:
-                expect(page.locator(".amw-status.amw-online")).to_be_visible(timeout=TIMEOUT_MS)
-                type_message(page, "hi, i forgot my password")
-                wait_for_bot(page, "secure phone number")
-                if transport == "websocket":
-                    assert sockets and not polls, (sockets, polls)
-                else:
-                    assert polls and not sockets, (sockets, polls)
-            else:
-                expect(page.locator(".amw-status.amw-offline")).to_be_visible(timeout=TIMEOUT_MS)
-                page.wait_for_timeout(3000)
-                assert page.locator(".amw-status.amw-online").count() == 0
-            context.close()
-        # The Rasa server's own demo page is not in the list either.
+    html = embedding_page(servers)
+    for origin, transport in ((PORTAL, "websocket"), (PORTAL, "polling"), ("http://evil.test", "websocket")):
         context = browser.new_context()
+        context.route(f"{origin}/**", lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+        if transport == "polling":
+            # A proxy that lets no WebSocket through: socket.io falls back to long-polling (with CORS).
+            context.add_init_script(
+                "const RealWebSocket = window.WebSocket;"
+                "window.WebSocket = function (url, protocols) {"
+                "  return new RealWebSocket('ws://127.0.0.1:9/', protocols);"  # nothing listens there
+                "};"
+            )
         page = context.new_page()
-        page.goto(servers.rasa_url + PAGE)
-        expect(page.locator(".amw-status.amw-offline")).to_be_visible(timeout=TIMEOUT_MS)
+        page.set_default_timeout(TIMEOUT_MS)
+        sockets: List[str] = []
+        polls: List[str] = []
+        page.on("websocket", lambda ws, seen=sockets: seen.append(ws.url) if socket_io.match(ws.url) else None)
+        page.on("request", lambda r, seen=polls: seen.append(r.url) if "transport=polling" in r.url else None)
+        page.goto(origin + "/")
+        if origin == PORTAL:
+            expect(page.locator(".amw-status.amw-online")).to_be_visible(timeout=TIMEOUT_MS)
+            type_message(page, "hi, i forgot my password")
+            wait_for_bot(page, "secure phone number")
+            if transport == "websocket":
+                assert sockets and not polls, (sockets, polls)
+            else:
+                assert polls and not sockets, (sockets, polls)
+        else:
+            expect(page.locator(".amw-status.amw-offline")).to_be_visible(timeout=TIMEOUT_MS)
+            page.wait_for_timeout(3000)
+            assert page.locator(".amw-status.amw-online").count() == 0
         context.close()
-    finally:
-        servers.stop()
+    # The Rasa server's own demo page is not in the list either.
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(servers.rasa_url + PAGE)
+    expect(page.locator(".amw-status.amw-offline")).to_be_visible(timeout=TIMEOUT_MS)
+    context.close()

@@ -1,9 +1,10 @@
 """Attacks on the DingTalk and Slack channels (issue 13: finding 4, the channels' part of finding 5 and
 "Replicas agree"), against the real servers of the production profile on local ports: one action
-server and two Rasa processes (ALIMAIL_PROFILE=production, conversations in a throw-away PostgreSQL
-database, locks and the channels' shared state in the machine's Redis under a key prefix of this
-run), as behind a load balancer. DingTalk replies go to a local fake sessionWebhook, Slack's to a
-local fake Web API (both as in tests/e2e/test_dingtalk.py and test_slack.py, whose helpers are reused).
+server and two Rasa processes (ALIMAIL_PROFILE=production, conversations and tickets in a throw-away
+PostgreSQL database, locks and the channels' shared state in the machine's Redis under a key prefix of
+this run), as behind a load balancer; the same servers as tests/e2e/test_production_profile.py's.
+DingTalk replies go to a local fake sessionWebhook, Slack's to a local fake Web API (both as in
+tests/e2e/test_dingtalk.py and test_slack.py, whose helpers are reused).
 
 Each test says in its docstring why it failed on the code before issue 13.
 """
@@ -11,7 +12,6 @@ Each test says in its docstring why it failed on the code before issue 13.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import uuid
@@ -22,21 +22,17 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 import redis
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from channels.dingtalk import compute_sign
-from tests.e2e.servers import ServerPool, start_server_pool
+from tests.e2e.servers import ServerPool, Stores
 from tests.e2e.test_dingtalk import SECRET as DINGTALK_SECRET
 from tests.e2e.test_dingtalk import Chat, FakeWebhook, choice_number, signed_post, text_of
 from tests.e2e.test_slack import (
-    BOT_TOKEN,
     BOT_USER,
     QUIET_SECONDS,
-    SIGNING_SECRET,
     FakeSlackApi,
     block_actions,
+    dm_channel,
     message_event,
     post_interaction,
     post_json,
@@ -46,33 +42,14 @@ from tests.e2e.test_slack import (
 from tests.e2e.test_slack import text_of as slack_text
 from tickets.store import TicketStore
 
-ADMIN_URL = os.environ.get("PRODUCTION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("PRODUCTION_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
 TICKET_ID = re.compile(r"\bALM-\d{6}\b")
 NOTE = "Staff note: we reset the security questions of the boss's mailbox."
 GUIDE = "Likely cause:"  # the first answer of a guide
 HELP = "I can help you with these mail account security problems"  # the help answer's first line
 NOTICE = "Tickets hold personal details"  # both privacy notices begin so (knowledge file, private_*)
-CREDENTIALS = "channels.dingtalk.DingTalkInput: {}\nchannels.slack.SlackChannel: {}\n"
 
 
 # -- the servers -------------------------------------------------------------------------------------
-class FakeSlackWithDirectMessages(FakeSlackApi):
-    """The fake Slack Web API, which also opens direct messages: conversations.open(users=U…) gives D<U…>."""
-
-    @staticmethod
-    def _answer(call: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
-        if call["path"].endswith("/conversations.open"):
-            user = (call["body"] or {}).get("users") or call["query"].get("users", [""])[0]
-            return 200, {"ok": True, "channel": {"id": dm_channel(user)}}
-        return FakeSlackApi._answer(call)
-
-
-def dm_channel(user: str) -> str:
-    """The DM channel of a user with the bot (what conversations.open answers in the fake)."""
-    return "D" + user[1:]
-
-
 @pytest.fixture(scope="module")
 def webhook() -> Iterator[FakeWebhook]:
     fake = FakeWebhook()
@@ -81,82 +58,16 @@ def webhook() -> Iterator[FakeWebhook]:
 
 
 @pytest.fixture(scope="module")
-def fake_slack() -> Iterator[FakeSlackWithDirectMessages]:
-    api = FakeSlackWithDirectMessages()
-    yield api
-    api.stop()
+def redis_prefix(production_stores: Stores) -> Tuple[redis.Redis, str]:
+    """The machine's Redis and the key prefix of this run (its keys are deleted afterwards)."""
+    return production_stores.redis, production_stores.key_prefix
 
 
 @pytest.fixture(scope="module")
-def redis_prefix() -> Iterator[Tuple[redis.Redis, str]]:
-    """The machine's Redis and a key prefix of this run; its keys are deleted afterwards."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5, socket_timeout=10)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        pytest.fail(f"these tests need Redis ({REDIS_URL}): {error}")
-    prefix = f"alimailsec{uuid.uuid4().hex[:12]}"
-    try:
-        yield client, prefix
-    finally:
-        keys = list(client.scan_iter(f"{prefix}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-
-@pytest.fixture(scope="module")
-def tracker_database() -> Iterator[Any]:
-    """A throw-away PostgreSQL database for the conversations, dropped afterwards whatever happens."""
-    admin_url = make_url(ADMIN_URL)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    name = f"alimail_sec_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except SQLAlchemyError as error:
-        pytest.fail(f"these tests need PostgreSQL ({ADMIN_URL}): {error}")
-    try:
-        yield admin_url.set(database=name)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture(scope="module")
-def replicas(tmp_path_factory, redis_prefix, tracker_database, fake_slack) -> Iterator[ServerPool]:
-    """The production profile: an action server and two Rasa processes serving DingTalk and Slack."""
-    client, prefix = redis_prefix
-    redis_kwargs = client.connection_pool.connection_kwargs
-    workdir = tmp_path_factory.mktemp("channels-production")
-    credentials = workdir / "credentials.yml"
-    credentials.write_text(CREDENTIALS)
-    env = {
-        "ALIMAIL_PROFILE": "production",
-        "TRACKER_DB_HOST": tracker_database.host or "127.0.0.1",
-        "TRACKER_DB_PORT": str(tracker_database.port or 5432),
-        "TRACKER_DB_NAME": tracker_database.database,
-        "TRACKER_DB_USER": tracker_database.username or "",
-        "TRACKER_DB_PASSWORD": tracker_database.password or "",
-        "REDIS_HOST": redis_kwargs.get("host", "127.0.0.1"),
-        "REDIS_PORT": str(redis_kwargs.get("port", 6379)),
-        "REDIS_DB": str(redis_kwargs.get("db", 1)),
-        "REDIS_PASSWORD": redis_kwargs.get("password") or "",
-        "REDIS_KEY_PREFIX": prefix,
-        "TICKETS_DB_URL": f"sqlite:///{workdir / 'tickets.sqlite3'}",
-        "DINGTALK_APP_SECRET": DINGTALK_SECRET,
-        "DINGTALK_WEBHOOK_HOSTS": "127.0.0.1",
-        "DINGTALK_ALLOW_HTTP": "true",
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake_slack.url,
-    }
-    running = start_server_pool(workdir, env, rasa_processes=2, credentials=credentials)
-    try:
-        yield running
-    finally:
-        running.stop()
+def replicas(production_servers: ServerPool) -> ServerPool:
+    """The production profile: an action server and two Rasa processes serving DingTalk and Slack
+    (the session's, shared with tests/e2e/test_production_profile.py: tests/conftest.py)."""
+    return production_servers
 
 
 def process(pool: ServerPool, number: int) -> Any:

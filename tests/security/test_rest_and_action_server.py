@@ -20,19 +20,29 @@ import socket
 import subprocess
 import sys
 import uuid
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 import requests
 import sqlalchemy as sa
 
 from core import phrases
-from tests.e2e.servers import ROOT, Servers, conversation_id, free_port, model_path, start_servers
+from tests.e2e.servers import (
+    ACTION_SERVER_TOKEN,
+    REST_API_TOKEN,
+    ROOT,
+    Servers,
+    SharedServers,
+    conversation_id,
+    free_port,
+    model_path,
+    tokens_config,
+)
 from tests.e2e.test_rest_conversations import text_of
 from tickets.store import NewTicket, Ticket, TicketStore
 
-REST_TOKEN = "rest-" + uuid.uuid4().hex
-ACTION_TOKEN = "actions-" + uuid.uuid4().hex
+REST_TOKEN = REST_API_TOKEN  # made up per session (tests/e2e/servers.py)
+ACTION_TOKEN = ACTION_SERVER_TOKEN
 VICTIM = "employee-42"  # the web chat's conversation id for employee 42 (a JWT's `sub`)
 STAFF_NOTE = "Mailbox unlocked after the phone check; new password sent to the manager"
 SPOOFED_EMAIL = "ceo@corp.example"
@@ -40,14 +50,10 @@ REFUSAL_TIMEOUT = 60  # a refused start takes seconds; on the old code these ser
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory) -> Iterator[Servers]:
-    """Rasa (credentials.yml's channels) and the action server, both with their tokens."""
-    running = start_servers(
-        tmp_path_factory.mktemp("security-rest"),
-        extra_env={"REST_API_TOKEN": REST_TOKEN, "ACTION_SERVER_TOKEN": ACTION_TOKEN},
-    )
-    yield running
-    running.stop()
+def servers(shared_servers: SharedServers) -> Servers:
+    """Rasa (credentials.yml's channels) and the action server, both with their tokens (the session's
+    servers of this configuration, shared with tests/security/test_webchat.py)."""
+    return shared_servers.get(tokens_config())
 
 
 def post(servers: Servers, body: Any, headers: Dict[str, str]) -> requests.Response:

@@ -212,7 +212,8 @@ def test_run_sh_serves_the_ticket_api_on_its_own_host_not_rasas(tmp_path: Path, 
     lines = RUN_SH.read_text(encoding="utf-8").splitlines()
     defaults = [line for line in lines if re.fullmatch(r"[A-Z_]+=\$\{[A-Z_]+:-[^}]*\}", line)]
     (command,) = [line.strip() for line in lines if "-m tickets.api" in line]
-    command = command.split(">", 1)[0].strip()  # without the log redirection and the `&`
+    # run.sh's `launch` case: `tickets-api) <command> >> <log> 2>&1 & ;;` -> the command alone
+    command = command.removeprefix("tickets-api)").split(">", 1)[0].strip()
     port = processes.free_port()
     env = child_env(
         RASA_HOST="0.0.0.0",

@@ -15,50 +15,41 @@ import asyncio
 import json
 import sqlite3
 import time
-from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import jwt
 import pytest
 import requests
 
-from tests.e2e.servers import Servers, start_servers
+from tests.e2e.servers import (
+    WEBCHAT_JWT_KEY,
+    WEBCHAT_PORTAL,
+    Servers,
+    SharedServers,
+    identity_config,
+    tokens_config,
+)
 from tests.socketio_client import REPLY_TIMEOUT, Client, Refused
-from tools.processes import free_port
 
-PORTAL = f"http://localhost:{free_port()}"  # an allowed origin: the intranet portal that embeds the widget
+PORTAL = WEBCHAT_PORTAL  # the allowed origin: the intranet portal that embeds the widget
 EVIL = "https://evil.example"
-JWT_KEY = "webchat-security-test-secret-0123456789abcdef"
+JWT_KEY = WEBCHAT_JWT_KEY
 TRANSPORTS = ["websocket", "polling"]
 QUIET_SECONDS = 3  # how long a client must get nothing after the victim's reply
 
-CREDENTIALS = """channels.webchat.WebChatInput:
-  user_message_evt: user_uttered
-  bot_message_evt: bot_uttered
-  session_persistence: true
-"""
 
-
-def _start(workdir: Path, env: Dict[str, str]) -> Servers:
-    credentials = workdir / "credentials.yml"
-    credentials.write_text(CREDENTIALS)
-    return start_servers(workdir, credentials=credentials, extra_env=env)
+# The session's servers (tests/conftest.py), with credentials.yml's web chat: session persistence,
+# user_uttered / bot_uttered.
+@pytest.fixture(scope="module")
+def chat(shared_servers: SharedServers) -> Servers:
+    """Anonymous web chat with session persistence; only the portal's origin is allowed."""
+    return shared_servers.get(tokens_config())
 
 
 @pytest.fixture(scope="module")
-def chat(tmp_path_factory) -> Iterator[Servers]:
-    """Anonymous web chat with session persistence; the portal's origin is allowed."""
-    running = _start(tmp_path_factory.mktemp("webchat-security"), {"WEBCHAT_ALLOWED_ORIGINS": PORTAL})
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def chat_with_identity(tmp_path_factory) -> Iterator[Servers]:
+def chat_with_identity(shared_servers: SharedServers) -> Servers:
     """Web chat that requires an identity token (WEBCHAT_JWT_KEY); origins: the default (its own)."""
-    running = _start(tmp_path_factory.mktemp("webchat-security-jwt"), {"WEBCHAT_JWT_KEY": JWT_KEY})
-    yield running
-    running.stop()
+    return shared_servers.get(identity_config())
 
 
 def run(coroutine: Any) -> Any:

@@ -378,3 +378,80 @@ def test_every_starter_of_the_action_server_goes_through_tools_serve():
     assert bypass.search('[sys.executable, "-m", "rasa_sdk", "--actions"]')  # the check works
     assert "tools.serve actions" in RUN_SH.read_text(encoding="utf-8").replace("$RASA", "tools.serve")
     assert "python -m tools.serve actions" in ENTRYPOINT.read_text(encoding="utf-8")
+
+
+# -- the embedded profile as services (issue 17): systemd units ------------------------------------------
+SYSTEMD = DEPLOY / "systemd"
+SERVICES = {
+    "alimail-actions.service": "-m tools.serve actions --actions actions --host 127.0.0.1 --port 5055",
+    "alimail-rasa.service": "-m tools.serve run --model models --interface 127.0.0.1 --port 5005",
+    "alimail-tickets-api.service": "-m tickets.api --port 5056",
+}
+
+
+def unit(path: Path) -> Dict[str, Dict[str, str]]:
+    import configparser
+
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(path.read_text(encoding="utf-8"))
+    return {section: dict(parser[section]) for section in parser.sections()}
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_service_restarts_after_a_crash_and_never_gives_up(name):
+    service = unit(SYSTEMD / name)
+    assert service["Service"]["Restart"] == "always"
+    assert 0 < float(service["Service"]["RestartSec"]) <= 10
+    assert service["Unit"]["StartLimitIntervalSec"] == "0"  # systemd's default gives up after 5 starts in 10 s
+    assert service["Service"]["ExecStart"].startswith("/opt/alimail/.venv/bin/python ")
+    assert SERVICES[name] in service["Service"]["ExecStart"]
+    assert service["Unit"]["PartOf"] == "alimail.target"
+    assert service["Install"]["WantedBy"] == "alimail.target"
+    assert (
+        "alimail.target" in SYSTEMD.joinpath("alimail.target").read_text()
+        and name in unit(SYSTEMD / "alimail.target")["Unit"]["Wants"].split()
+    )
+
+
+def test_systemd_accepts_the_units(tmp_path):
+    """`systemd-analyze verify` on copies pointing at this checkout (whose .venv exists)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    copies = []
+    for path in sorted(SYSTEMD.iterdir()):
+        copy = tmp_path / path.name
+        copy.write_text(path.read_text(encoding="utf-8").replace("/opt/alimail", str(ROOT)), encoding="utf-8")
+        copies.append(str(copy))
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *copies], capture_output=True, text=True, timeout=60
+    )
+    ours = [line for line in result.stderr.splitlines() if "alimail" in line]
+    assert not ours, ours
+
+
+def test_compose_restarts_and_health_checks_every_service():
+    """Issue 17: a crashed container comes back, and each role reports its health; Rasa and the action
+    server through GET /ready (tools/readiness.py)."""
+    services = compose()["services"]
+    for name, service in services.items():
+        assert service.get("restart") == "unless-stopped", name
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+    for name, url in (
+        ("rasa-1", "http://localhost:5005/ready"),
+        ("rasa-2", "http://localhost:5005/ready"),
+        ("actions", "http://localhost:5055/ready"),
+        ("tickets-api", "http://localhost:5056/health"),
+    ):
+        assert url in services[name]["healthcheck"]["test"], name
+
+
+def test_helm_probes_restart_hung_pods_and_read_ready():
+    (rasa,) = load_all(HELM_RASA)
+    (actions,) = load_all(HELM_ACTIONS)
+    assert rasa["livenessProbe"]["httpGet"]["path"] == "/" and rasa["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert actions["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert actions["readinessProbe"]["httpGet"]["path"] == "/ready"

@@ -16,4 +16,5 @@ def test_every_domain_action_is_implemented_and_every_action_is_in_the_domain():
     executor.register_package("actions")
     implemented = set(executor.actions)
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-    assert set(domain["actions"]) == implemented
+    # an action is its name, or {name: {send_domain: true}} (Rasa's selective domain)
+    assert {a if isinstance(a, str) else next(iter(a)) for a in domain["actions"]} == implemented

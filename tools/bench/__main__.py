@@ -15,11 +15,21 @@ from typing import Any, Dict, Optional, Sequence
 import tools.bench
 from tools.bench import ROOT
 from tools.bench.bots import Bench, Bot, Processes, measure, progress, start_rasa
-from tools.bench.measure import MESSAGES_PER_SENDER, REQUEST_TIMEOUT
+from tools.bench.measure import MESSAGES_PER_SENDER, REQUEST_TIMEOUT, growth
 from tools.bench.memory import tree_rss_mb
 from tools.bench.messages import load_messages
+from tools.bench.nlu_floor import nlu_floor
 from tools.bench.ours import ours_endpoints, prepare_ours, sanic_workers, start_actions
-from tools.bench.report import comparison_rows, format_table, loadavg, machine_info, ratios, write_results
+from tools.bench.report import (
+    comparison_rows,
+    format_table,
+    format_targets,
+    loadavg,
+    machine_info,
+    ratios,
+    targets,
+    write_results,
+)
 from tools.bench.starter import prepare_starter
 from tools.processes import ProcessError
 
@@ -45,6 +55,12 @@ def serve_and_measure(bench: Bench, bot: Bot) -> Dict[str, Any]:
         figures.update(measure(bench, bot, url, rasa))
         if actions is not None:
             figures["action_server_rss_mb"] = tree_rss_mb(actions.pid)
+            rss = [figures.get("rss_mb"), figures["action_server_rss_mb"]]
+            figures["all_processes_rss_mb"] = round(sum(r for r in rss if r), 1)
+            progress(f"ours: one conversation of {bench.args.long_turns} turns")
+            figures["growth"] = growth(url, bench.args.long_turns)
+        else:
+            figures["all_processes_rss_mb"] = figures.get("rss_mb")
     finally:
         bench.procs.stop_all()
     return figures
@@ -68,6 +84,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--model", help="our model to serve (default: models/<hash>.tar.gz, else the one trained)")
     parser.add_argument("--sanic-workers", type=int, help="SANIC_WORKERS for our Rasa server (>1 needs a lock store)")
     parser.add_argument(
+        "--profile",
+        choices=("embedded", "production"),
+        default="embedded",
+        help="ours with the embedded stores (SQLite, default) or the production ones (PostgreSQL and Redis on "
+        "this machine, 2 Sanic workers unless --sanic-workers)",
+    )
+    parser.add_argument("--long-turns", type=int, help="turns of ours' long conversation (default 200; smoke 20)")
+    parser.add_argument("--no-nlu-floor", action="store_true", help="skip NLU vs the plain scikit-learn pipeline")
+    parser.add_argument(
         "--endpoints",
         help="endpoints file for ours instead of the generated one "
         "(its action_endpoint is pointed at the bench's action server)",
@@ -85,6 +110,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "users": 3 if small else 20,
         "messages": 20 if small else 300,
         "warmup": 1 if small else WARMUP_MESSAGES,
+        "long_turns": 20 if small else 200,
         "out": str(ROOT / "results/bench" / ("smoke" if small else "")),
     }
     for name, value in defaults.items():
@@ -93,7 +119,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.model is None:
         default_model = ROOT / "models" / f"{_model_hash()}.tar.gz"
         args.model = str(default_model) if default_model.exists() else None
-    if args.messages < 1 or args.users < 1 or args.duration <= 0:
+    if args.profile == "production" and args.sanic_workers is None and not args.endpoints:
+        args.sanic_workers = 2
+    if args.messages < 1 or args.users < 1 or args.duration <= 0 or args.long_turns < 2:
         parser.error("--messages and --users must be >= 1 and --duration > 0")
     return args
 
@@ -117,7 +145,12 @@ def run(args: argparse.Namespace, work: Path, procs: Processes) -> Dict[str, Any
     bots = {}
     for name, (figures, bot) in prepared.items():
         bots[name] = {**figures, **serve_and_measure(bench, bot)}
-    return {"messages": message_info, "bots": bots, "ratios": ratios(bots)}
+    result: Dict[str, Any] = {"messages": message_info, "bots": bots, "ratios": ratios(bots)}
+    if "ours" in prepared and not args.no_nlu_floor:
+        progress("ours: NLU in-process against the plain scikit-learn pipeline")
+        result["nlu_floor"] = nlu_floor(bench, Path(bots["ours"]["model"]))
+    result["targets"] = targets(result, args.profile)
+    return result
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -158,6 +191,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "model",
             "sanic_workers",
             "endpoints",
+            "profile",
+            "long_turns",
         )
     }
     report["settings"].update(request_timeout_s=REQUEST_TIMEOUT, messages_per_sender=MESSAGES_PER_SENDER)
@@ -166,6 +201,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     report["wall_s"] = round(time.perf_counter() - started, 1)
     path = write_results(report, Path(args.out))
     print(format_table(comparison_rows(report["bots"])))
+    print(f"\nissue 15's targets ({args.profile} profile; timings on a shared machine are noisy):")
+    print(format_targets(report["targets"]))
     print(f"\nwall time {report['wall_s']:.0f}s; results: {path} (and latest.json)")
     return 0
 

@@ -157,3 +157,51 @@ def concurrency(url: str, messages: Sequence[str], users: int, duration: float, 
         "error_kinds": tally.errors,
         "empty_answers": tally.empty,
     }
+
+
+# One conversation growing long (issue 15): guide messages, an FAQ, thanks, another guide, stop, help.
+CONVERSATION = (
+    "hi, i forgot my password",
+    "yes",
+    "next",
+    "how many minutes is the verification code valid",
+    "next",
+    "thanks",
+    "2 step verification keeps failing when i log in from abroad",
+    "show me all the steps",
+    "stop",
+    "what can you do",
+)
+GROWTH_WINDOW = 20
+
+
+def growth(url: str, turns: int, sender: Optional[str] = None) -> Dict[str, Any]:
+    """One conversation of `turns` messages (CONVERSATION, cycled): the median reply at the first and the
+    last GROWTH_WINDOW turns, and their ratio (issue 15 asks for <= 1.3)."""
+    sender = sender or f"bench-growth-{time.time_ns()}"
+    latencies: List[float] = []
+    errors = 0
+    with requests.Session() as session:
+        for index in range(turns):
+            start = time.perf_counter()
+            try:
+                response = session.post(
+                    url,
+                    json={"sender": sender, "message": CONVERSATION[index % len(CONVERSATION)]},
+                    timeout=REQUEST_TIMEOUT,
+                )
+                ok = response.status_code == 200 and bool(response.json())
+            except (requests.RequestException, ValueError):
+                ok = False
+            errors += not ok
+            latencies.append((time.perf_counter() - start) * 1000)
+    window = max(1, min(GROWTH_WINDOW, turns // 2))
+    first, last = percentile(latencies[:window], 50), percentile(latencies[-window:], 50)
+    return {
+        "turns": turns,
+        "window": window,
+        "first_p50_ms": None if first is None else round(first, 1),
+        "last_p50_ms": None if last is None else round(last, 1),
+        "ratio": round(last / first, 2) if first and last is not None else None,
+        "errors": errors,
+    }

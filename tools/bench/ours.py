@@ -21,14 +21,38 @@ def ours_endpoints(bench: Bench, action_port: int) -> Path:
     either way the action endpoint points at the benchmark's action server."""
     if bench.args.endpoints:
         config = yaml.safe_load(Path(bench.args.endpoints).read_text(encoding="utf-8")) or {}
-    else:
-        config = {
-            "tracker_store": {"type": "SQL", "dialect": "sqlite", "db": str(bench.work / "ours-trackers.sqlite3")}
-        }
+    elif getattr(bench.args, "profile", "embedded") == "production":
+        config = production_stores()
+    else:  # the tracker store `make run` uses (endpoints.yml), its SQLite file in the temp folder
+        project = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}
+        config = {"tracker_store": dict(project["tracker_store"], db=str(bench.work / "ours-trackers.sqlite3"))}
     config["action_endpoint"] = {"url": f"http://127.0.0.1:{action_port}/webhook"}
     path = bench.work / "ours-endpoints.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
+
+
+def production_stores() -> Dict[str, Any]:
+    """The production profile's stores on this machine: PostgreSQL trackers (database `alimail_profile`,
+    created when missing) and Redis locks (db 1, key prefix `alimailprofile`), as `make profile` uses."""
+    return {
+        "tracker_store": {
+            "type": "stores.strict.StrictSQLTrackerStore",
+            "dialect": "postgresql",
+            "url": "127.0.0.1",
+            "port": 5432,
+            "db": "alimail_profile",
+            "login_db": "postgres",
+            "username": "postgres",
+        },
+        "lock_store": {
+            "type": "stores.strict.StrictRedisLockStore",
+            "url": "127.0.0.1",
+            "port": 6379,
+            "db": 1,
+            "key_prefix": "alimailprofile",
+        },
+    }
 
 
 def lock_store_allows_workers(endpoints: Path) -> bool:

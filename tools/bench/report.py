@@ -31,7 +31,22 @@ METRICS: List[Tuple[str, str]] = [
     ("concurrency.p50_ms", "concurrent latency p50, ms"),
     ("concurrency.p95_ms", "concurrent latency p95, ms"),
     ("concurrency.errors", "concurrent errors"),
+    ("all_processes_rss_mb", "memory of all its processes, MB"),
+    ("growth.first_p50_ms", "one long conversation: p50 of turns 1-20, ms"),
+    ("growth.last_p50_ms", "one long conversation: p50 of the last 20 turns, ms"),
 ]
+
+# Issue 15's targets: (label, figure, comparison, target); throughput's depends on the profile.
+TARGETS = [
+    ("one at a time, p50 ours/starter", "ratios.sequential.p50_ms", "<=", 0.6),
+    ("20 users, throughput ours/starter", "ratios.concurrency.throughput_msg_s", ">=", None),
+    ("20 users, p95 ours/starter", "ratios.concurrency.p95_ms", "<=", 0.6),
+    ("memory (all processes) ours/starter", "ratios.all_processes_rss_mb", "<=", 0.6),
+    ("errors of ours (sequential, 20 users, long conversation)", "errors", "==", 0),
+    ("last 20 turns / first 20 of one long conversation (p50)", "bots.ours.growth.ratio", "<=", 1.3),
+    ("NLU in-process p50 / plain scikit-learn pipeline", "nlu_floor.p50_ratio", "<=", 2.0),
+]
+THROUGHPUT_TARGET = {"embedded": 1.5, "production": 3.0}
 
 
 def lookup(figures: Dict[str, Any], key: str) -> Any:
@@ -138,3 +153,36 @@ def write_results(report: Dict[str, Any], out: Path) -> Path:
     path.write_text(text, encoding="utf-8")
     (out / "latest.json").write_text(text, encoding="utf-8")
     return path
+
+
+def targets(result: Dict[str, Any], profile: str) -> List[Dict[str, Any]]:
+    """Each target of issue 15 with the measured figure and whether it is met (None: not measured)."""
+    ours = (result.get("bots") or {}).get("ours") or {}
+    errors = [lookup(ours, key) for key in ("sequential.errors", "concurrency.errors", "growth.errors")]
+    known = [e for e in errors if isinstance(e, int)]
+    measured_ratios: Dict[str, Any] = dict(result.get("ratios") or {})
+    total_errors = sum(known) if known else None
+    rows = []
+    for label, key, comparison, target in TARGETS:
+        target = THROUGHPUT_TARGET.get(profile, 1.5) if target is None else target
+        if key.startswith("ratios."):
+            value = measured_ratios.get(key[len("ratios.") :])
+        elif key == "errors":
+            value = total_errors
+        else:
+            value = lookup(result, key)
+        met = None
+        if isinstance(value, (int, float)):
+            met = {"<=": value <= target, ">=": value >= target, "==": value == target}[comparison]
+        rows.append({"target": label, "value": value, "wanted": f"{comparison} {target}", "met": met})
+    return rows
+
+
+def format_targets(rows: Sequence[Dict[str, Any]]) -> str:
+    """One line per target: the figure, what is wanted, met or not."""
+    marks = {True: "met", False: "NOT met", None: "not measured"}
+    width = max((len(row["target"]) for row in rows), default=0)
+    return "\n".join(
+        f"{row['target'].ljust(width)}  {format_cell(row['value']):>8}  (wanted {row['wanted']}): {marks[row['met']]}"
+        for row in rows
+    )

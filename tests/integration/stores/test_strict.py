@@ -133,3 +133,26 @@ def test_an_unreachable_redis_stops_rasa_when_it_creates_the_lock_store():
 def test_a_redis_db_out_of_range_is_refused():
     with pytest.raises(StoreUnavailableError, match=r"\(db 999\) refused the database"):
         StrictRedisLockStore(host=REDIS_HOST, port=REDIS_PORT, db=999)
+
+
+# -- bounded waits (issue 17) -------------------------------------------------------------------------------
+def test_without_socket_timeout_the_lock_store_waits_at_most_lock_store_timeout(monkeypatch):
+    monkeypatch.setenv("LOCK_STORE_TIMEOUT", "0.7")
+    store = StrictRedisLockStore(endpoint_config=lock_endpoint())
+    kwargs = store.red.connection_pool.connection_kwargs
+    assert kwargs["socket_timeout"] == 0.7  # redis-py uses it for connecting too (socket_connect_timeout unset)
+    assert kwargs.get("socket_connect_timeout") in (None, 0.7)
+
+
+def test_a_tracker_statement_is_cut_off_after_tracker_store_timeout(monkeypatch):
+    """Rasa's engine would wait for PostgreSQL as long as a statement runs; ours gives up after the setting."""
+    monkeypatch.setenv("TRACKER_STORE_TIMEOUT", "2")
+    store = StrictSQLTrackerStore(
+        Domain.empty(), host=POSTGRES_HOST, port=POSTGRES_PORT, db=POSTGRES_DB, username=POSTGRES_USER
+    )
+    assert store.engine.pool._pre_ping is True
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.text("SHOW statement_timeout")).scalar() == "2s"
+        with pytest.raises(sa.exc.OperationalError, match="statement timeout"):
+            connection.execute(sa.text("SELECT pg_sleep(5)"))
+    store.engine.dispose()

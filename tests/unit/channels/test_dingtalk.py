@@ -399,13 +399,34 @@ class DownStore(MemoryStore):
         raise StateUnavailable("Redis did not answer SET NX within 2s")
 
 
-def test_without_the_shared_store_a_callback_is_503_so_it_is_not_answered_unchecked():
-    channel = DingTalkInput(SECRET)
+@pytest.mark.parametrize(
+    "text, language", [("I forgot my password", "en"), ("我忘记密码了", "zh"), ("ESO_LOCAL_SPAM", None)]
+)
+def test_without_the_shared_store_a_message_is_not_answered_unchecked_and_the_user_is_asked_to_resend(text, language):
+    """Redis down: acknowledged (no redelivery to answer twice), not passed to Rasa, and the user gets the
+    phrase `part_unavailable` on the sessionWebhook in the message's language (issue 17). Before: 503, and
+    silence unless DingTalk redelivered once Redis was back."""
+    from core.phrases import say_in_language_or_all
+    from tests.fake_http import RecordingServer
+
+    webhook = RecordingServer(lambda record: (200, {"errcode": 0, "errmsg": "ok"}))
+    channel = DingTalkInput(SECRET, webhook_hosts=("127.0.0.1",), allow_http=True)
     channel.seen = DownStore()
-    assert status_and_body(channel, json.dumps(callback()).encode(), signed_headers()) == (
-        503,
-        {"error": "temporarily unavailable"},
-    )
+    body = json.dumps(callback(text={"content": text}, sessionWebhook=f"{webhook.url}/robot/sendBySession")).encode()
+
+    async def scenario():
+        answer = await channel.accept(StubRequest(body, signed_headers()), never_called)
+        await asyncio.gather(*channel._tasks)  # the reply, after the acknowledgement
+        return answer
+
+    try:
+        answer = asyncio.run(scenario())
+        posted = [record["json"] for record in webhook.snapshot()]
+    finally:
+        webhook.close()
+    assert (answer.status, json.loads(answer.body)) == (200, {"msgtype": "empty"})  # the acknowledgement
+    (reply,) = posted
+    assert reply["markdown"]["text"] == say_in_language_or_all("part_unavailable", language)
 
 
 def test_the_production_profile_keeps_seen_ids_and_choices_in_redis_the_embedded_one_in_memory():

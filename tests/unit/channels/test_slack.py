@@ -518,11 +518,45 @@ class DownStore(MemoryStore):
         raise StateUnavailable("Redis did not answer SET NX within 2s")
 
 
-def test_without_the_shared_store_an_event_is_503_so_it_is_not_answered_unchecked():
-    channel = configured_channel()
+@pytest.mark.parametrize(
+    "request_body, language",
+    [(event_body("I forgot my password"), "en"), (event_body("我忘记密码了"), "zh"), (None, None)],
+)
+def test_without_the_shared_store_a_message_is_not_answered_unchecked_and_the_user_is_asked_to_resend(
+    request_body, language
+):
+    """Redis down: acknowledged (Slack does not redeliver), not passed to Rasa, and the user is told to send
+    it again in the message's language; a button click says nothing about it, so both languages (issue 17).
+    Before: 503 and silence until Slack's retries, lost after its last one."""
+    from core.phrases import say_in_language_or_all
+    from tests.fake_http import RecordingServer
+
+    slack_api = RecordingServer(lambda call: (200, {"ok": True, "channel": "D1", "ts": "1.1"}))
+    channel = SlackChannel(TOKEN, slack_signing_secret=SECRET, api_url=f"{slack_api.url}/api/")
     channel.seen_events = DownStore()
-    (response,), received = exchange(channel, post_event(event_body()))
-    assert response[0] == 503 and received == []
+    button = {"type": "button", "value": "/next_step", "action_id": "rasa_button_0"}
+    request = post_event(request_body) if request_body else post_form(interaction(button))
+    received: List[UserMessage] = []
+
+    async def on_new_message(message: UserMessage) -> None:
+        received.append(message)
+
+    async def scenario() -> Response:
+        app = Sanic(f"slack_test_{uuid.uuid4().hex}")
+        app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/slack")
+        async with AsgiClient(app) as client:
+            answer = await client.request(*request)
+            await asyncio.gather(*channel._background_tasks)  # the post to Slack, after the acknowledgement
+            return answer
+
+    try:
+        response = asyncio.run(scenario())
+        posts = slack_api.snapshot()
+    finally:
+        slack_api.close()
+    assert response[0] == 200 and received == []
+    (post,) = [c for c in posts or [] if c["path"].endswith("chat.postMessage")]
+    assert post["body"]["text"] == say_in_language_or_all("part_unavailable", language)
 
 
 def test_the_production_profile_keeps_seen_events_in_redis_the_embedded_one_in_memory():

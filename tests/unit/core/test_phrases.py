@@ -41,3 +41,13 @@ def test_an_unknown_phrase_is_an_error_not_an_empty_message() -> None:
 def test_a_missing_value_is_an_error() -> None:
     with pytest.raises(KeyError, match="total"):
         phrases.say("step", "en", number=1, text="x")
+
+
+def test_a_phrase_for_an_unknown_language_comes_in_every_language_one_line_each() -> None:
+    from core.phrases import say_in_language_or_all
+
+    english, chinese = phrases.say("part_unavailable", "en"), phrases.say("part_unavailable", "zh")
+    assert english != chinese
+    assert say_in_language_or_all("part_unavailable", "zh") == chinese
+    assert say_in_language_or_all("part_unavailable", None) == f"{english}\n{chinese}"
+    assert say_in_language_or_all("part_unavailable", "fr") == f"{english}\n{chinese}"

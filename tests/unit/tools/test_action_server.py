@@ -97,3 +97,42 @@ def test_main_refuses_before_serving(monkeypatch):
     with pytest.raises(SystemExit, match="would accept any caller on 0.0.0.0"):
         action_server.main(["--actions", "actions", "--host", "0.0.0.0"], Settings())
     assert served == []
+
+
+# -- GET /ready (issue 17): the ticket store, in fixed words, without a token ---------------------------------
+def ready(token: Optional[str], tickets_db_url: str) -> Response:
+    async def scenario() -> Response:
+        app = create_app("actions", token)
+        action_server.add_ready_route(app, Settings(tickets_db_url=tickets_db_url, readiness_timeout=3))
+        async with AsgiClient(app) as client:
+            return await client.request("GET", "/ready", b"", {})
+
+    return asyncio.run(scenario())
+
+
+def test_ready_reports_a_working_ticket_store_without_a_token(tmp_path):
+    status, headers, body = ready(TOKEN, f"sqlite:///{tmp_path / 'tickets.sqlite3'}")
+    assert status == 200
+    assert json.loads(body) == {"status": "ready", "checks": {"actions": "ok", "ticket_store": "ok"}}
+    assert headers["cache-control"] == "no-store"
+
+
+def test_ready_says_degraded_but_not_where_or_why_when_the_ticket_store_is_down():
+    from tests.local_stores import closed_port
+
+    port = closed_port()
+    url = f"postgresql://staff:pa55word@127.0.0.1:{port}/tickets"
+    status, _, body = ready(TOKEN, url)
+    assert status == 200  # the actions still answer (with the ticket system's own apology)
+    assert json.loads(body) == {"status": "degraded", "checks": {"actions": "ok", "ticket_store": "unavailable"}}
+    for detail in (str(port), "127.0.0.1", "staff", "pa55word", "refused", "postgresql"):
+        assert detail.encode() not in body
+
+
+def test_a_wrong_method_or_path_is_a_4xx_not_rasa_sdks_500():
+    """rasa_sdk answers any exception with 500 and echoes the request body; a POST to /health or /ready
+    is a client's mistake."""
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    responses = calls(TOKEN, [("POST", "/health", {}), ("PUT", "/health", {}), ("GET", "/no-such-route", bearer)])
+    assert [r[0] for r in responses] == [405, 405, 404]
+    assert all(b"request_body" not in r[2] for r in responses)

@@ -23,11 +23,17 @@ def test_generated_endpoints_keep_trackers_in_the_temp_folder(tmp_path):
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert path.parent == tmp_path
     assert config["action_endpoint"] == {"url": "http://127.0.0.1:5055/webhook"}
-    assert config["tracker_store"] == {
-        "type": "SQL",
+    assert config["tracker_store"] == {  # the store `make run` uses (endpoints.yml)
+        "type": "stores.masking.MaskingSQLTrackerStore",
         "dialect": "sqlite",
         "db": str(tmp_path / "ours-trackers.sqlite3"),
     }
+
+
+def test_the_production_profile_uses_postgresql_and_redis(tmp_path):
+    config = yaml.safe_load(ours.ours_endpoints(make_bench(tmp_path, profile="production"), 5055).read_text())
+    assert config["tracker_store"]["dialect"] == "postgresql"
+    assert ours.lock_store_allows_workers(tmp_path / "ours-endpoints.yml")
 
 
 def test_given_endpoints_are_kept_but_point_at_the_benchs_action_server(tmp_path):

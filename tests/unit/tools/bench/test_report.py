@@ -63,3 +63,18 @@ def test_write_results_writes_a_stamped_file_and_latest(tmp_path):
     assert json.loads(path.read_text(encoding="utf-8")) == {"schema": 1, "text": "退信"}
     assert (out / "latest.json").read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
     assert "退信" in path.read_text(encoding="utf-8")  # not escaped
+
+
+def test_targets_say_which_of_issue_15s_targets_are_met():
+    result = {
+        "bots": {
+            "ours": {"sequential": {"errors": 0}, "concurrency": {"errors": 2}, "growth": {"ratio": 1.1, "errors": 0}},
+            "starter": {"sequential": {"errors": 0}, "concurrency": {"errors": 0}},
+        },
+        "ratios": {"sequential.p50_ms": 0.5, "concurrency.throughput_msg_s": 2.0, "concurrency.p95_ms": 0.7},
+        "nlu_floor": {"p50_ratio": 3.0},
+    }
+    rows = {row["target"]: row for row in report.targets(result, "production")}
+    assert [row["met"] for row in rows.values()] == [True, False, False, None, False, True, False]
+    assert rows["20 users, throughput ours/starter"]["wanted"] == ">= 3.0"  # production; embedded 1.5
+    assert "NOT met" in report.format_targets(list(rows.values()))
