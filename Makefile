@@ -10,7 +10,7 @@ VENV_CACHE := $(CACHE_DIR)/venv-$(REQ_HASH)
 # .venv is this checkout's own thin venv on top of VENV_CACHE, with the project installed editable.
 VENV := .venv
 PY := $(VENV)/bin/python
-# Rasa always starts through tools.serve: it checks the Rasa version and applies tools/rasa_patches.py.
+# Rasa always starts through tools.serve: it checks the Rasa version and applies tools/rasa_patches/.
 RASA := $(PY) -m tools.serve
 SPACY_MODEL := build/spacy/en_lookup
 MODEL_HASH = $(shell python3 -m trainer.model_hash)

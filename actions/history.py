@@ -4,7 +4,7 @@ Every action reads the slots, the latest message, the active loop (Rasa sends th
 the events of the current turn: the privacy notice looks back to the latest user message
 (actions/privacy.py), the ticket form's validation reads the slots set since then (rasa_sdk's
 `slots_to_validate`), the input channel is the latest user message's. The actions below read more.
-tools/rasa_patches.py sends the events from the latest user message on, or all of this session's for
+tools/rasa_patches/ sends the events from the latest user message on, or all of this session's for
 these (README, "Where a turn's time goes"); tests/unit/actions/test_history.py checks that no other
 action reads older events.
 """

@@ -129,7 +129,7 @@ class TrackerCache:
         when they start a new session (a read then returns that session only).
 
         An event stored exactly as the live event reads in JSON (nothing was masked) is kept as the live
-        object: what the policies remember of this turn (tools/rasa_patches.py) is then still the same
+        object: what the policies remember of this turn (tools/rasa_patches/) is then still the same
         object next turn. (It may hold a tuple where a read would give a list, e.g. the parse data's
         token offsets: the same JSON.) Any other is rebuilt from what was stored."""
         entry = self._entries.get(sender_id)

@@ -1,4 +1,4 @@
-"""actions/history.py: the actions read no older events than Rasa sends them (tools/rasa_patches.py sends
+"""actions/history.py: the actions read no older events than Rasa sends them (tools/rasa_patches/ sends
 the events from the latest user message on, all of them only to FULL_HISTORY_ACTIONS)."""
 
 from __future__ import annotations

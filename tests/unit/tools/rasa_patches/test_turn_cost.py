@@ -1,4 +1,4 @@
-"""The patches that keep a turn's cost flat as a conversation grows (tools/rasa_patches.py, issue 15)
+"""The patches that keep a turn's cost flat as a conversation grows (tools/rasa_patches/, issue 15)
 give what Rasa's own code gives, on trackers with slots, forms, reverts, hidden rule turns and restarts."""
 
 from __future__ import annotations
