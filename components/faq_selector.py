@@ -26,7 +26,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix
 
-from components.linear_intent_classifier import has_features
+from components.linear_intent_classifier import column_major_coefficients, has_features, sentence_matrix
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -53,7 +53,8 @@ class FaqSelector(LogisticRegressionClassifier):
         messages_with_features = [m for m in messages if has_features(m)]
         if not messages_with_features or not hasattr(self.clf, "classes_"):
             return messages
-        probabilities = self.clf.predict_proba(self._create_X(messages_with_features))
+        column_major_coefficients(self.clf)
+        probabilities = self.clf.predict_proba(sentence_matrix(messages_with_features))
         retrieval = self.config["retrieval_intent"]
         for message, row in zip(messages_with_features, probabilities):
             ranking = sorted(
