@@ -25,6 +25,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from core.bearer import bearer_token, token_matches
+from core.readiness import CachedChecks, bounded, summary
 from core.settings import LEGACY_TICKETS_API_TOKEN_NAME, SettingsError, get_settings
 from tickets.store import (
     MAX_COMMENT,
@@ -122,9 +123,15 @@ def _filter(request: Request, name: str, allowed: Sequence[str]) -> Optional[str
     return value
 
 
-def create_app(store: TicketStore, tokens: Union[None, str, Credentials], name: Optional[str] = None) -> Sanic:
+def create_app(
+    store: TicketStore,
+    tokens: Union[None, str, Credentials],
+    name: Optional[str] = None,
+    readiness_timeout: float = 1.0,
+) -> Sanic:
     """The Sanic app serving `store` to the holders of `tokens`: (name, token) pairs, or one token
-    (named `staff`). With no non-empty token, /tickets answers 503."""
+    (named `staff`). With no non-empty token, /tickets answers 503. `GET /ready` (no token, fixed words
+    only, core/readiness.py) says whether the ticket database answers within `readiness_timeout`."""
     app = Sanic(name or f"tickets_api_{next(_app_numbers)}")
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
@@ -163,6 +170,16 @@ def create_app(store: TicketStore, tokens: Union[None, str, Credentials], name: 
     @app.get("/health")
     async def health(request: Request) -> HTTPResponse:
         return reply({"status": "ok"})
+
+    async def readiness() -> Tuple[int, Dict[str, Any]]:
+        return summary({"ticket_store": await bounded(store.ping, readiness_timeout, "ticket store")}, serving=True)
+
+    checks = CachedChecks(readiness)
+
+    @app.get("/ready")
+    async def ready(request: Request) -> HTTPResponse:
+        status, body = await checks.get()
+        return reply(body, status)
 
     @app.get("/tickets")
     @guarded
@@ -246,7 +263,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         store = TicketStore(args.db_url)
     except Exception as problem:  # malformed URL or missing driver
         parser.error(f"cannot use --db-url: {problem}")
-    app = create_app(store, credentials)
+    app = create_app(store, credentials, readiness_timeout=settings.readiness_timeout)
     host = args.host or settings.tickets_api_host
     app.run(host=host, port=args.port, debug=False, access_log=True, motd=False)
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.sql import Select
@@ -262,6 +262,11 @@ class TicketStore:
         self.url = url or database_url()
         self.engine = make_engine(self.url, timeout_seconds)
         self._migrated = False
+
+    def ping(self) -> None:
+        """One `SELECT 1` on the ticket database; raises what the database raises (readiness, health)."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     def ensure_schema(self) -> None:
         if not self._migrated:

@@ -98,7 +98,8 @@ def create_app(actions: str, token: Optional[str], cors: Any = None, auto_reload
 
 def add_ready_route(app: Sanic, settings: Settings) -> None:
     """`GET /ready`: the actions are loaded, and whether the ticket store answers (tools/readiness.py)."""
-    from tools.readiness import CachedChecks, action_server_readiness
+    from core.readiness import CachedChecks
+    from tools.readiness import action_server_readiness
 
     checks = CachedChecks(lambda: action_server_readiness(settings.tickets_database_url(), settings.readiness_timeout))
 

@@ -24,58 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 from urllib.parse import urlsplit
+
+from core.readiness import OK, UNAVAILABLE, UNKNOWN, bounded, summary
 
 logger = logging.getLogger(__name__)
 
-OK, UNAVAILABLE, UNKNOWN = "ok", "unavailable", "unknown"
-READY, DEGRADED, STARTING = "ready", "degraded", "starting"
-CACHE_SECONDS = 1.0
 RASA_CHECKS = ("model", "action_server", "tracker_store", "lock_store", "ticket_store")
 ACTION_SERVER_CHECKS = ("actions", "ticket_store")
-
-
-def summary(checks: Mapping[str, str], serving: bool) -> Tuple[int, Dict[str, Any]]:
-    """(HTTP status, body) for these checks; `serving`: the process can answer messages."""
-    if not serving:
-        status = STARTING
-    else:
-        status = READY if all(value == OK for value in checks.values()) else DEGRADED
-    return (200 if serving else 503), {"status": status, "checks": dict(checks)}
-
-
-async def bounded(check: Callable[[], Any], timeout: float, what: str) -> str:
-    """Run the blocking `check` in a thread: `ok` if it returns within `timeout` seconds, else `unavailable`.
-    The reason goes to the log only."""
-    try:
-        await asyncio.wait_for(asyncio.to_thread(check), timeout)
-        return OK
-    except asyncio.TimeoutError:
-        logger.warning("readiness: %s did not answer within %.1fs", what, timeout)
-    except Exception as error:  # any failure means "not usable"; the endpoint never shows why
-        logger.warning("readiness: %s unavailable: %s", what, error.__class__.__name__)
-    return UNAVAILABLE
-
-
-class CachedChecks:
-    """One round of checks at a time, its result reused for `ttl` seconds."""
-
-    def __init__(self, run: Callable[[], Awaitable[Tuple[int, Dict[str, Any]]]], ttl: float = CACHE_SECONDS) -> None:
-        self.run, self.ttl = run, ttl
-        self._result: Optional[Tuple[int, Dict[str, Any]]] = None
-        self._at = 0.0
-        self._lock: Optional[asyncio.Lock] = None
-
-    async def get(self) -> Tuple[int, Dict[str, Any]]:
-        if self._lock is None:
-            self._lock = asyncio.Lock()  # created in the server's event loop
-        async with self._lock:
-            if self._result is None or time.monotonic() - self._at >= self.ttl:
-                self._result = await self.run()
-                self._at = time.monotonic()
-            return self._result
 
 
 def ready_url(action_endpoint_url: str) -> str:

@@ -434,8 +434,8 @@ def test_systemd_accepts_the_units(tmp_path):
 
 
 def test_compose_restarts_and_health_checks_every_service():
-    """Issue 17: a crashed container comes back, and each role reports its health; Rasa and the action
-    server through GET /ready (tools/readiness.py)."""
+    """Issue 17: a crashed container comes back, and each role reports its health through GET /ready
+    (tools/readiness.py; the ticket API: tickets/api.py)."""
     services = compose()["services"]
     for name, service in services.items():
         assert service.get("restart") == "unless-stopped", name
@@ -444,7 +444,7 @@ def test_compose_restarts_and_health_checks_every_service():
         ("rasa-1", "http://localhost:5005/ready"),
         ("rasa-2", "http://localhost:5005/ready"),
         ("actions", "http://localhost:5055/ready"),
-        ("tickets-api", "http://localhost:5056/health"),
+        ("tickets-api", "http://localhost:5056/ready"),
     ):
         assert url in services[name]["healthcheck"]["test"], name
 

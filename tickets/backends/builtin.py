@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from tickets.backends.base import (
@@ -77,8 +76,7 @@ class BuiltinBackend(TicketBackend):
     def health(self) -> Health:
         started = time.monotonic()
         try:
-            with self.store.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            self.store.ping()
         except SQLAlchemyError as error:
             return Health(False, f"ticket database: {type(error).__name__}")
         return Health(True, "ticket database answers", (time.monotonic() - started) * 1000)

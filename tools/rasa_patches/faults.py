@@ -166,8 +166,9 @@ def add_root_and_ready_routes(app: Any) -> None:
     (tools/readiness.py): each dependency of this Rasa server, without a token, no details."""
     from sanic import response
 
+    from core.readiness import CachedChecks
     from core.settings import get_settings
-    from tools.readiness import CachedChecks, rasa_readiness
+    from tools.readiness import rasa_readiness
 
     _rasa_add_root_route(app)
     timeout = get_settings().readiness_timeout

@@ -14,6 +14,7 @@ from typing import Dict, Iterator, Optional
 import pytest
 import requests
 
+from tests.local_stores import closed_port
 from tickets.store import MAX_COMMENT, NewTicket, Ticket, TicketStore
 from tools import processes
 
@@ -110,6 +111,25 @@ def test_health_needs_no_token_and_shows_no_data(server):
     response = requests.get(f"{server.base}/health", timeout=5)
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_ready_needs_no_token_and_reports_the_ticket_store_in_fixed_words(server):
+    response = requests.get(f"{server.base}/ready", timeout=5)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"ticket_store": "ok"}}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_ready_says_degraded_when_the_ticket_database_is_unreachable_and_shows_no_detail(tmp_path):
+    """The API still answers (200, so a load balancer keeps it); compose and Helm read `status`."""
+    port = closed_port()
+    url = f"postgresql://postgres:hunter2@127.0.0.1:{port}/tickets"
+    with start(url, {"TICKETS_API_TOKENS": TOKENS}, tmp_path / "api-ready.log") as down:
+        response = requests.get(f"{down.base}/ready", timeout=10)
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "checks": {"ticket_store": "unavailable"}}
+    for detail in (str(port), "127.0.0.1", "postgres", "hunter2", "tickets"):
+        assert detail not in response.text.replace("ticket_store", "")
 
 
 @pytest.mark.parametrize(
