@@ -31,21 +31,11 @@ import yaml
 
 from tools import processes
 from tools.bench import ROOT
+from tools.bench.measure import CONVERSATION, GROWTH_WINDOW
 
-# One cycle of a real conversation: a guide, its steps, an FAQ in the middle, thanks, another guide, stop.
-CYCLE = (
-    "hi, i forgot my password",
-    "yes",
-    "next",
-    "how many minutes is the verification code valid",
-    "next",
-    "thanks",
-    "2 step verification keeps failing when i log in from abroad",
-    "show me all the steps",
-    "stop",
-    "what can you do",
-)
-WINDOW = 20
+# One cycle of a real conversation, and the window of turns compared: the benchmark's (tools/bench/measure.py).
+CYCLE = CONVERSATION
+WINDOW = GROWTH_WINDOW
 READY_TIMEOUT = 600.0
 REQUEST_TIMEOUT = 60.0
 

@@ -11,13 +11,13 @@ import requests
 from core.settings import Settings, SettingsError
 from tests.fake_http import RecordingServer
 from tests.fakes.servicenow import ServiceNowFake, ServiceNowStaff
+from tests.ticket_requests import ticket_request as ticket
 from tickets.backends import make_backend
 from tickets.backends.base import (
     BackendRejected,
     BackendUnavailable,
     RemoteRef,
     RemoteTicketNotFound,
-    TicketRequest,
     UserComment,
 )
 from tickets.backends.servicenow import COMMENT_KEY_LINE, SHORT_DESCRIPTION_MAX, TEXT_MAX, ServiceNowBackend
@@ -35,20 +35,6 @@ def environ(fake: ServiceNowFake, **extra: str) -> Dict[str, str]:
     }
     values.update(extra)
     return values
-
-
-def ticket(key: str = "ALM-000001-abcdef012345", **changes: Any) -> TicketRequest:
-    values: Dict[str, Any] = dict(
-        idempotency_key=key,
-        reference=key[:10],
-        subject="Forgotten Password",
-        body="Reference: ALM-000001\nPriority: High\n\nTranscript:\n[user] I forgot my password ***",
-        priority="High",
-        queue="support",
-        requestor_email="user@example.com",
-    )
-    values.update(changes)
-    return TicketRequest(**values)
 
 
 @pytest.fixture()
