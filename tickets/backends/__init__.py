@@ -26,11 +26,11 @@ def make_backend(settings: Settings, store: Optional["TicketStore"] = None) -> T
 
         return RTBackend(settings)
     if name == "jira":
-        from tickets.backends.jira import JiraBackend  # type: ignore[import-not-found,unused-ignore]
+        from tickets.backends.jira import JiraBackend
 
-        return JiraBackend(settings)  # type: ignore[no-any-return,unused-ignore]
+        return JiraBackend(settings)
     if name == "servicenow":
-        from tickets.backends.servicenow import ServiceNowBackend  # type: ignore[import-not-found,unused-ignore]
+        from tickets.backends.servicenow import ServiceNowBackend
 
-        return ServiceNowBackend(settings)  # type: ignore[no-any-return,unused-ignore]
+        return ServiceNowBackend(settings)
     raise ValueError(f"unknown TICKET_BACKEND {name!r}; one of {', '.join(BACKENDS)}")
