@@ -1,4 +1,3 @@
-# INTERFACE READY: stable since 15:40 UTC (issue 16). Changes from here on are additive only.
 """The one ticket-backend interface (issue 16): where a ticket goes after the assistant wrote it locally.
 
 The assistant always writes the ticket to its own database first (the local record: who opened it,
@@ -34,12 +33,15 @@ no-redirect and error-mapping rules above.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Dict, List, Optional, Tuple
 
 # The assistant's statuses (tickets.store.STATUSES); every backend maps its own onto these.
+# The form of every idempotency key the outbox makes (`ALM-000042-<hash>`): checked before it goes into a URL or query.
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9-]{1,64}")
 STATUSES = ("open", "in_progress", "resolved", "closed")
 # The assistant's priorities (the guide's severities, core.ticket_draft.priority_for).
 PRIORITIES = ("High", "Medium", "Low")

@@ -35,6 +35,7 @@ from typing import Any, Dict, List, Optional
 
 from core.settings import Settings
 from tickets.backends.base import (
+    IDEMPOTENCY_KEY,
     BackendRejected,
     BackendUnavailable,
     Health,
@@ -47,6 +48,7 @@ from tickets.backends.base import (
     UserComment,
 )
 from tickets.backends.http import JsonClient
+from tickets.backends.text import cut, one_line
 
 API = "rest/servicedeskapi/"
 SUMMARY_MAX = 255  # Jira's summary field
@@ -57,26 +59,8 @@ COMMENT_PAGES = 20  # status reads at most 1000 public comments
 KEY_LINE = "Assistant key: "
 COMMENT_KEY_LINE = "Assistant comment key: "
 ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,49}-[0-9]{1,18}")
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9-]{1,64}")
 CATEGORY_STATUS = {"NEW": "open", "INDETERMINATE": "in_progress", "DONE": "resolved"}
 JIRA_PRIORITIES = {"High": "High", "Medium": "Medium", "Low": "Low"}  # the default priority scheme's names
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SPACES = re.compile(r"\s+")
-
-
-def one_line(text: str, limit: int) -> str:
-    """`text` on one line (runs of white space → one space), cut to `limit` characters with `…`."""
-    line = _SPACES.sub(" ", _CONTROL.sub("", text)).strip()
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
-def with_last_line(body: str, last: str, limit: int) -> str:
-    """`body`, cut so that a blank line and `last` still fit in `limit` characters, then `last`."""
-    room = limit - len(last) - 2
-    text = _CONTROL.sub("", body).rstrip()
-    if len(text) > room:
-        text = text[: room - 1].rstrip() + "…"
-    return f"{text}\n\n{last}" if text else last
 
 
 def ends_with_line(text: Any, last: str) -> bool:
@@ -119,7 +103,7 @@ class JiraBackend(TicketBackend):
             raise BackendRejected("create: the idempotency key is not [A-Za-z0-9-]{1,64}")
         values: Dict[str, Any] = {
             "summary": one_line(f"{request.subject} [{request.reference}]", SUMMARY_MAX),
-            "description": with_last_line(request.body, KEY_LINE + request.idempotency_key, TEXT_MAX),
+            "description": cut(request.body, TEXT_MAX, KEY_LINE + request.idempotency_key),
         }
         if self.send_priority:
             values["priority"] = {"name": JIRA_PRIORITIES.get(request.priority, "Medium")}
@@ -174,7 +158,7 @@ class JiraBackend(TicketBackend):
 
     def add_comment(self, ref: RemoteRef, comment: UserComment) -> None:
         key = self._key(ref)
-        text = with_last_line(comment.text, COMMENT_KEY_LINE + comment.idempotency_key, TEXT_MAX)
+        text = cut(comment.text, TEXT_MAX, COMMENT_KEY_LINE + comment.idempotency_key)
         status, _ = self.client.request(
             "POST", API + f"request/{key}/comment", json={"body": text, "public": True}, allow=(404,)
         )

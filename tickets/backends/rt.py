@@ -29,6 +29,7 @@ from core.phrases import say
 from core.secrets import mask_secrets
 from core.settings import Settings
 from tickets.backends.base import (
+    IDEMPOTENCY_KEY,
     BackendError,
     BackendRejected,
     BackendUnavailable,
@@ -52,7 +53,6 @@ STATUS_MAP = {
     "rejected": "closed",
     "deleted": "closed",
 }
-KEY = re.compile(r"[A-Za-z0-9-]{1,64}")
 MAX_REPLY = 1000  # characters of a staff reply shown in chat
 HISTORY_PAGE = 100
 
@@ -131,7 +131,7 @@ class RTBackend(TicketBackend):
 
     # -- the interface ------------------------------------------------------------------------
     def create(self, request: TicketRequest) -> RemoteRef:
-        if not KEY.fullmatch(request.idempotency_key):
+        if not IDEMPOTENCY_KEY.fullmatch(request.idempotency_key):
             raise BackendRejected("idempotency key must be [A-Za-z0-9-], at most 64 characters")
         payload = {
             "Queue": self.queue_for(request.queue),
@@ -148,7 +148,7 @@ class RTBackend(TicketBackend):
         return self.ref(remote_id)
 
     def find_by_idempotency_key(self, key: str) -> Optional[RemoteRef]:
-        if not KEY.fullmatch(key):
+        if not IDEMPOTENCY_KEY.fullmatch(key):
             return None
         query = f"Subject LIKE '{key}'"
         _, body = self.client.request("GET", "tickets", params={"query": query, "fields": "Subject", "per_page": 20})

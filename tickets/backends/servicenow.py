@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from core.settings import Settings
 from tickets.backends.base import (
+    IDEMPOTENCY_KEY,
     BackendRejected,
     BackendUnavailable,
     Health,
@@ -45,6 +46,7 @@ from tickets.backends.base import (
     UserComment,
 )
 from tickets.backends.http import JsonClient
+from tickets.backends.text import cut, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -54,29 +56,12 @@ TEXT_MAX = 4000  # incident.description and a journal entry (comments)
 CORRELATION_DISPLAY = "Alimail assistant"
 COMMENT_KEY_LINE = "Assistant comment key: "
 SYS_ID = re.compile(r"[0-9a-f]{32}")
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9-]{1,64}")
 # An address whose characters are all safe inside an encoded query (no ^, =, !, @ only once).
 SAFE_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,255}")
 SAFE_USER = re.compile(r"[A-Za-z0-9._@+-]{1,100}")
 STATE_STATUS = {"1": "open", "2": "in_progress", "3": "in_progress", "6": "resolved", "7": "closed", "8": "closed"}
 STATE_NAMES = {"1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved", "7": "Closed", "8": "Canceled"}
 URGENCY_IMPACT = {"High": ("1", "2"), "Medium": ("2", "2"), "Low": ("3", "2")}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SPACES = re.compile(r"\s+")
-
-
-def one_line(text: str, limit: int) -> str:
-    line = _SPACES.sub(" ", _CONTROL.sub("", text)).strip()
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
-def cut(text: str, limit: int, last: str = "") -> str:
-    """`text` cut to `limit` characters (with `…`), keeping room for a blank line and `last` at the end."""
-    room = limit - (len(last) + 2 if last else 0)
-    body = _CONTROL.sub("", text).rstrip()
-    if len(body) > room:
-        body = body[: room - 1].rstrip() + "…"
-    return f"{body}\n\n{last}" if last and body else (last or body)
 
 
 def parse_time(value: Any) -> Optional[datetime]:

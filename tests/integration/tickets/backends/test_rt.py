@@ -24,6 +24,7 @@ import requests
 
 from core.settings import Settings
 from tests.rt_server import ROOT_PASSWORD, ROOT_USER, RTServer, free_port
+from tests.ticket_conversation import converse
 from tickets.backends import make_backend
 from tickets.backends.base import BackendRejected, RemoteRef, TicketRequest, UserComment
 from tickets.outbox import DELIVERED, PENDING, RECEIVED, REJECTED, UNREACHABLE, DeliveryWorker, TicketDesk
@@ -377,43 +378,6 @@ def test_basic_auth_and_the_backend_check(rt: RTServer, tmp_path: Path) -> None:
 
 
 # -- the conversation does not change with the backend --------------------------------------------
-CONFIRMED = {
-    "problem": "forgot_password",
-    "guide_stage": "done",
-    "has_recovery": False,
-    "contact_email": "jane@corp.example",
-    "ticket_confirmed": True,
-    "ticket_request_id": "r1",
-}
-
-
-def converse(monkeypatch: pytest.MonkeyPatch, environ: Dict[str, str], db: Path) -> Dict[str, Any]:
-    """Open a ticket and ask its status through the real actions, with these settings."""
-    from actions.ticket_actions import ActionSubmitTicket, ActionTicketStatus, ticket_desk, ticket_store
-    from core.settings import get_settings
-    from tests.trackers import make_tracker, run_action, texts
-
-    for name in ("TICKET_BACKEND", "RT_URL", "RT_TOKEN", "TICKET_WEBHOOK_URL"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("TICKETS_DB_URL", f"sqlite:///{db}")
-    get_settings.cache_clear()
-    ticket_store.cache_clear()
-
-    def turn(action: Any, intent: str, slots: Dict[str, Any]) -> str:
-        tracker = make_tracker(intent, slots=slots)
-        tracker.sender_id = "alice"
-        for event in tracker.events:
-            event["input_channel"] = "rest"
-        messages, _ = run_action(action, tracker)
-        return texts(messages)
-
-    result = {"confirmation": turn(ActionSubmitTicket(), "affirm", CONFIRMED)}
-    result["status"] = turn(ActionTicketStatus(), "ticket_status", {})
-    result["desk"] = ticket_desk()
-    result["status_again"] = lambda: turn(ActionTicketStatus(), "ticket_status", {})
-    return result
 
 
 def test_the_conversation_is_the_same_with_rt(rt: RTServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
