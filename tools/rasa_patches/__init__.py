@@ -34,6 +34,9 @@ policies' debug-log arguments built only when written; the action server sent th
 domain its actions read (actions/history.py). `install_turn_timings` (`make profile` only) adds the
 timing wrappers of tools/turn_profile.py.
 
+7. JAX, which TensorFlow imports for a converter nothing here uses, is not imported (65 MB of the
+server's memory; tools/rasa_patches/unused_imports.py).
+
 All replace Rasa internals, so they are applied only on the Rasa versions they were
 tested with (`TESTED_RASA_VERSIONS`); `apply` refuses any other.
 """
@@ -57,6 +60,7 @@ from tools.rasa_patches.faults import (
 from tools.rasa_patches.hot_path import validate_action_result
 from tools.rasa_patches.log_masking import _client_response_error_init, masking_log_processor
 from tools.rasa_patches.originals import RASA_ORIGINALS as _RASA_ORIGINALS
+from tools.rasa_patches.unused_imports import refuse_unused_imports
 from tools.rasa_patches.turn_cost import (
     _LogArgumentCopies,
     action_call_with_what_actions_read,
@@ -108,6 +112,7 @@ def install_turn_timings(path: Any) -> None:
 
 def apply() -> None:
     """Check the Rasa version, then install the patches (idempotent)."""
+    refuse_unused_imports()  # before anything below imports TensorFlow
     import rasa
     import rasa.shared.utils.common as common
     import rasa.utils.log_utils as log_utils
