@@ -60,7 +60,6 @@ from tools.rasa_patches.faults import (
 from tools.rasa_patches.hot_path import validate_action_result
 from tools.rasa_patches.log_masking import _client_response_error_init, masking_log_processor
 from tools.rasa_patches.originals import RASA_ORIGINALS as _RASA_ORIGINALS
-from tools.rasa_patches.unused_imports import refuse_unused_imports
 from tools.rasa_patches.turn_cost import (
     _LogArgumentCopies,
     action_call_with_what_actions_read,
@@ -69,6 +68,7 @@ from tools.rasa_patches.turn_cost import (
     format_tracker_states_when_logged,
     states_for_tracker_history_resumed,
 )
+from tools.rasa_patches.unused_imports import refuse_unused_imports
 
 __all__ = [
     "TESTED_RASA_VERSIONS",
