@@ -31,8 +31,9 @@ from core.ticket_draft import (
     transcript,
 )
 from tickets.backends import make_backend
+from tickets.delivery_worker import DeliveryWorker
 from tickets.notify import notify_ticket_created
-from tickets.outbox import RECEIVED, UNREACHABLE, DeliveryWorker, TicketDesk, TicketView
+from tickets.outbox import RECEIVED, UNREACHABLE, TicketDesk, TicketView
 from tickets.store import NewTicket, StoreUnavailable, Ticket, TicketNotFound, TicketStore, parse_id
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ class ActionSubmitTicket(Action):
         )
         try:
             # SQLAlchemy blocks (up to the SQLite busy timeout): keep other conversations running.
-            # With a helpdesk the ticket is stored and queued here; the worker delivers it (tickets/outbox.py).
+            # With a helpdesk the ticket is stored and queued here; the worker delivers it (tickets/delivery_worker.py).
             desk = ticket_desk()
             ticket, created = await asyncio.to_thread(desk.open, new)
         except StoreUnavailable as error:

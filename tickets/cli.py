@@ -291,7 +291,8 @@ def outbox_dict(d: Any) -> Dict[str, Any]:
 def run_desk(args: argparse.Namespace, store: TicketStore) -> int:
     """outbox / deliver / backend-check: the store with the backend of the settings."""
     from tickets.backends import make_backend
-    from tickets.outbox import TicketDesk, run_forever
+    from tickets.delivery_worker import run_forever
+    from tickets.outbox import TicketDesk
 
     settings = get_settings()
     desk = TicketDesk(store, make_backend(settings, store), settings)

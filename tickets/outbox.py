@@ -9,7 +9,8 @@ The local ticket (tickets/store.py) is always written first: it is the record of
 (channel, sender), of the form and of the masked transcript, and its id (`ALM-000042`) is the
 reference the user gets at once. With the built-in backend it *is* the ticket. With a helpdesk
 (TICKET_BACKEND=rt|jira|servicenow) the same transaction puts a `create` row in `ticket_outbox`;
-the delivery worker sends it, and records where it landed in `ticket_remote`.
+the delivery worker sends it, and records where it landed in `ticket_remote`. What the helpdesk
+receives is built in tickets/helpdesk_request.py; the worker's thread is in tickets/delivery_worker.py.
 
 Exactly once: a delivery attempt is claimed first (attempts + 1, and a lease: no other worker takes
 it until the lease ends). An attempt after an earlier one (which may have reached the helpdesk
@@ -39,11 +40,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from core.knowledge import knowledge
-from core.phrases import say
 from core.secrets import mask_secrets
 from core.settings import Settings, get_settings
-from core.ticket_draft import priority_label, queue_label
 from tickets.backends.base import (
     BackendError,
     BackendRejected,
@@ -51,9 +49,9 @@ from tickets.backends.base import (
     RemoteRef,
     RemoteTicketNotFound,
     TicketBackend,
-    TicketRequest,
     UserComment,
 )
+from tickets.helpdesk_request import ticket_request
 from tickets.schema import ticket_outbox, ticket_remote
 from tickets.store import (
     MAX_COMMENT,
@@ -146,74 +144,6 @@ def _delivery(row: Any) -> Delivery:
         last_error=row["last_error"],
         created_at=_aware(row["created_at"]),  # type: ignore[arg-type]
         delivered_at=_aware(row["delivered_at"]),
-    )
-
-
-# -- what the helpdesk receives ------------------------------------------------------------------
-def staff_language(settings: Settings) -> str:
-    wanted = settings.staff_language
-    kb = knowledge()
-    return wanted if wanted is not None and wanted in kb.languages else kb.default_language
-
-
-def _problem_title(ticket: Ticket, lang: str) -> str:
-    if not ticket.problem:
-        return say("no_problem", lang)
-    try:
-        return knowledge().problem(ticket.problem).title.get(lang)
-    except KeyError:  # a problem since removed from the knowledge file
-        return ticket.problem
-
-
-def ticket_fields(ticket: Ticket, lang: str) -> List[Tuple[str, str]]:
-    """The form's fields as (label, value), labels in the staff language; user text masked."""
-    kb = knowledge()
-
-    def yes_no(value: Optional[bool]) -> str:
-        return say("staff_unknown" if value is None else ("staff_yes" if value else "staff_no"), lang)
-
-    rows = [
-        ("staff_reference", ticket.id),
-        ("staff_created", ticket.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")),
-        ("staff_priority", priority_label(kb, ticket.priority, lang)),
-        ("staff_queue", queue_label(ticket.queue, lang)),
-        ("staff_problem", _problem_title(ticket, lang)),
-        ("staff_error_code", ticket.error_code or "—"),
-        ("staff_steps_tried", "; ".join(str(step) for step in ticket.steps_tried) or "—"),
-        ("staff_postmaster", yes_no(ticket.is_postmaster)),
-        ("staff_contact", ticket.contact_email),
-        ("staff_channel", ticket.channel),
-        ("staff_language", ticket.language),
-    ]
-    if ticket.eml_delivery:
-        rows.append(("staff_eml_delivery", mask_secrets(ticket.eml_delivery)))
-    rows.append(("staff_description", mask_secrets(ticket.description)))
-    return [(say(key, lang), value) for key, value in rows]
-
-
-def ticket_body(ticket: Ticket, lang: str) -> str:
-    """Plain text for the helpdesk: the fields, then the masked transcript (masked again here: the
-    store masks on write, and a row written before masking existed must not leave unmasked)."""
-    lines = [f"{label}: {value}" for label, value in ticket_fields(ticket, lang)]
-    lines += ["", f"{say('staff_transcript', lang)}:"]
-    for line in ticket.transcript:
-        who = str(line.get("who", "?"))
-        lines.append(f"[{who}] {mask_secrets(str(line.get('text', '')))}")
-    return "\n".join(lines)
-
-
-def ticket_request(ticket: Ticket, key: str, settings: Settings) -> TicketRequest:
-    lang = staff_language(settings)
-    return TicketRequest(
-        idempotency_key=key,
-        reference=ticket.id,
-        subject=_problem_title(ticket, lang),
-        body=ticket_body(ticket, lang),
-        priority=ticket.priority,
-        queue=ticket.queue,
-        requestor_email=ticket.contact_email,
-        language=ticket.language,
-        fields=ticket_fields(ticket, lang),
     )
 
 
@@ -512,52 +442,3 @@ class TicketDesk:
             return
         comment = UserComment(delivery.idempotency_key, delivery.text or "", delivery.author_email or "")
         self.backend.add_comment(ref, comment)
-
-
-class DeliveryWorker:
-    """Runs `desk.deliver_due()` every TICKET_OUTBOX_INTERVAL seconds, and at once when `desk.kick` is
-    set, in a daemon thread (the action server's process; README, Ticket backends)."""
-
-    def __init__(self, desk: TicketDesk, interval: Optional[float] = None) -> None:
-        self.desk = desk
-        self.interval = interval if interval is not None else desk.settings.ticket_outbox_interval
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-
-    def start(self) -> "DeliveryWorker":
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="ticket-outbox", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self.desk.kick.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.desk.kick.clear()
-            try:
-                self.desk.deliver_due()
-            except StoreUnavailable as error:
-                logger.error("ticket outbox: database unavailable: %s", error)
-            except Exception:  # the worker must outlive any single failure
-                logger.exception("ticket outbox: delivery pass failed")
-            self.desk.kick.wait(self.interval)
-
-
-def run_forever(desk: TicketDesk, interval: float) -> None:
-    """`make tickets ARGS='deliver --loop'`: the worker in the foreground (when TICKET_OUTBOX_WORKER=false)."""
-    while True:
-        counts = desk.deliver_due()
-        if any(counts[k] for k in ("delivered", "retry", "rejected")):
-            logger.info("ticket outbox pass: %s", counts)
-        desk.kick.wait(interval)
-        desk.kick.clear()

@@ -30,8 +30,6 @@ from tickets.outbox import (
     UNREACHABLE,
     TicketDesk,
     backoff_seconds,
-    ticket_body,
-    ticket_request,
 )
 from tickets.store import InvalidChange, NewTicket, TicketNotFound, TicketStore, now, remote_key
 
@@ -220,19 +218,7 @@ def test_a_redirect_is_not_followed(store: TicketStore) -> None:
         assert "redirect not followed" in (desk.waiting()[0].last_error or "")
 
 
-# -- what the helpdesk receives -------------------------------------------------------------------
-def test_the_helpdesk_gets_the_fields_and_the_masked_transcript(store: TicketStore) -> None:
-    ticket, _ = store.create(new_ticket(eml_delivery="I will attach it; code 123456", error_code="E1"))
-    body = ticket_body(ticket, "en")
-    assert "Assistant reference: ALM-000001" in body and "Error code: E1" in body
-    assert "Contact: jane@corp.example" in body and "Description: my password is [hidden]" in body
-    assert "How the .eml reaches support: I will attach it; code [hidden]" in body
-    assert "[user] my password is [hidden]" in body and PASSWORD not in body and "123456" not in body
-    request = ticket_request(ticket, "ALM-000001-abc", Settings.from_environ({"STAFF_LANGUAGE": "zh"}))
-    assert (request.subject, request.priority, request.queue) == ("忘记密码", "High", "support")
-    assert "助手工单编号: ALM-000001" in request.body
-
-
+# -- the backend of the settings, the listing, the status answer ----------------------------------
 def test_the_factory_picks_the_backend_of_the_settings(store: TicketStore) -> None:
     assert isinstance(make_backend(Settings.from_environ({}), store), BuiltinBackend)
     rt = make_backend(

@@ -24,7 +24,8 @@ from tests.fakes.servicenow import ServiceNowFake, ServiceNowStaff
 from tests.ticket_conversation import converse
 from tickets.backends import make_backend
 from tickets.backends.base import RemoteRef
-from tickets.outbox import RECEIVED, REJECTED, UNREACHABLE, DeliveryWorker, TicketDesk
+from tickets.delivery_worker import DeliveryWorker
+from tickets.outbox import RECEIVED, REJECTED, UNREACHABLE, TicketDesk
 from tickets.store import NewTicket, TicketStore
 
 ROOT = Path(__file__).resolve().parents[4]

@@ -27,7 +27,8 @@ from tests.rt_server import ROOT_PASSWORD, ROOT_USER, RTServer, free_port
 from tests.ticket_conversation import converse
 from tickets.backends import make_backend
 from tickets.backends.base import BackendRejected, RemoteRef, TicketRequest, UserComment
-from tickets.outbox import DELIVERED, PENDING, RECEIVED, REJECTED, UNREACHABLE, DeliveryWorker, TicketDesk
+from tickets.delivery_worker import DeliveryWorker
+from tickets.outbox import DELIVERED, PENDING, RECEIVED, REJECTED, UNREACHABLE, TicketDesk
 from tickets.store import NewTicket, TicketNotFound, TicketStore
 
 ROOT = Path(__file__).resolve().parents[4]
