@@ -1,4 +1,5 @@
-"""Fallback, "did you mean", out-of-scope and help actions.
+"""Fallback and "did you mean" actions (the help menu and the out-of-scope answer are responses:
+data/responses/menus.yml, generated from the knowledge file).
 
 `action_default_ask_affirmation` and `action_default_fallback` replace Rasa's
 defaults inside the two-stage fallback: the first names intents in human words,
@@ -13,13 +14,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.dispatch import send
-from actions.faq_actions import resume_messages
-from actions.state import SLOT_OFFER, guide_state, language
+from actions.state import SLOT_OFFER, language
 from core import phrases
 from core.guide import OFFER_TICKET, PAYLOAD_NO, PAYLOAD_OPEN_TICKET, button
 from core.knowledge import Knowledge, knowledge
-from core.menus import help_messages, out_of_scope_messages, problem_buttons
+from core.menus import problem_buttons
 
 MAX_SUGGESTIONS = 3
 # Below this the ranking is noise (other scripts, emoji): offer the topics instead.
@@ -63,13 +62,6 @@ def suggestion_buttons(kb: Knowledge, tracker: Tracker, lang: str) -> List[Dict[
         if len(buttons) == MAX_SUGGESTIONS:
             break
     return buttons
-
-
-def detour_return(kb: Knowledge, tracker: Tracker, lang: str) -> List[Dict[str, Any]]:
-    """Back to the guide after a detour; a running form re-asks its own question instead."""
-    if (tracker.active_loop or {}).get("name"):
-        return []
-    return resume_messages(kb, guide_state(tracker), lang)
 
 
 class ActionAskAffirmation(Action):
@@ -128,33 +120,3 @@ class ActionDefaultFallback(Action):
         # Like Rasa's default: forget the unclear message, so the dialogue state is
         # the one before it (the record of the message stays in the tracker's events).
         return [UserUtteranceReverted(), SlotSet(SLOT_OFFER, OFFER_TICKET)]
-
-
-class ActionOutOfScope(Action):
-    """Decline an out-of-scope request, list the topics, and return to a running guide."""
-
-    def name(self) -> Text:
-        return "action_out_of_scope"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        kb = knowledge()
-        lang = language(tracker)
-        send(dispatcher, out_of_scope_messages(kb, lang) + detour_return(kb, tracker, lang))
-        return []
-
-
-class ActionShowHelp(Action):
-    """List the five problems and what else the bot can do; return to a running guide."""
-
-    def name(self) -> Text:
-        return "action_show_help"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        kb = knowledge()
-        lang = language(tracker)
-        send(dispatcher, help_messages(kb, lang) + detour_return(kb, tracker, lang))
-        return []

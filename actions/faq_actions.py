@@ -1,4 +1,6 @@
-"""After an FAQ answer (`utter_faq`, rendered from the knowledge file), return to the running guide."""
+"""After a detour (an FAQ answer, the help menu, an out-of-scope answer: responses rendered by Rasa,
+data/responses/), return to the guide that waits for the user (data/rules.yml predicts this action
+only then: slot guide_active)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ def resume_messages(kb: Knowledge, state: GuideState, lang: str) -> List[Dict[st
 
 
 class ActionResumeGuide(Action):
-    """Continue the guide where it was, after an FAQ answered mid-guide; silent when no guide runs."""
+    """Continue the guide where it was after a detour; silent when no guide runs."""
 
     def name(self) -> Text:
         return "action_resume_guide"

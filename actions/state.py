@@ -18,6 +18,7 @@ SLOT_HAS_RECOVERY = "has_recovery"
 SLOT_OFFER = "pending_offer"
 SLOT_ERROR_CODE = "error_code"
 SLOT_STEPS_FAILED = "steps_failed"
+SLOT_GUIDE_ACTIVE = "guide_active"
 SLOT_LANGUAGE = "language"
 SLOT_LANGUAGE_CHOICE = "language_choice"
 
@@ -48,6 +49,7 @@ def slot_events(state: GuideState) -> List[Dict[str, Any]]:
         SlotSet(SLOT_OFFER, state.pending_offer),
         SlotSet(SLOT_ERROR_CODE, state.error_code),
         SlotSet(SLOT_STEPS_FAILED, list(state.steps_failed)),
+        SlotSet(SLOT_GUIDE_ACTIVE, state.active),
     ]
 
 

@@ -228,7 +228,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"Scaffolded the guide '{args.key}'. Fill in every TODO in:")
     for name in touched:
         print(f"  {name}")
-    print("Then run `make check-data` until it says OK, and `make test`. See TRAINING.md.")
+    print(
+        "Then run `make responses` (the help menu lists the problems), `make check-data` until it says OK, "
+        "and `make test`. See TRAINING.md."
+    )
     return 0
 
 

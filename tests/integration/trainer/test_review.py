@@ -158,7 +158,7 @@ def conversations() -> Dict[str, Talk]:
         .action("ticket_form", "Confirm?"),
         "ticket-intent": Talk()
         .user(BLANK_PAGE, "out_of_scope", 0.95)
-        .action("action_out_of_scope", "I can't")
+        .action("utter_out_of_scope", "I can't")
         .user("please open a ticket now", "open_ticket", 0.97)
         .action("action_start_ticket")
         .action("ticket_form", "Which email address?")

@@ -1,4 +1,4 @@
-"""actions/fallback_actions.py: "did you mean", rephrase, the fallback's ticket offer, help and out of scope."""
+"""actions/fallback_actions.py: "did you mean", rephrase and the fallback's ticket offer."""
 
 from __future__ import annotations
 
@@ -6,10 +6,7 @@ from actions.fallback_actions import (
     ActionAskAffirmation,
     ActionAskRephrase,
     ActionDefaultFallback,
-    ActionOutOfScope,
-    ActionShowHelp,
 )
-from actions.guide_actions import ActionStartGuide
 from core.knowledge import knowledge
 from tests.trackers import make_tracker, payloads, run_action, slots_after, texts
 
@@ -77,18 +74,3 @@ def test_default_fallback_offers_a_ticket():
     assert payloads(messages) == ["/open_ticket", "/deny"]
     assert events[0] == {"event": "rewind", "timestamp": None}
     assert slots_after({}, events)["pending_offer"] == "ticket"
-
-
-def test_help_lists_the_five_problems_as_text_and_buttons():
-    messages, _ = run_action(ActionShowHelp(), make_tracker("help"))
-    for problem in knowledge().problems:
-        assert problem.title.get("en") in messages[0]["text"]
-    assert payloads(messages) == [f"/{p.intent}" for p in knowledge().problems]
-
-
-def test_out_of_scope_says_what_the_bot_can_do_and_resumes(conversation):
-    conversation.turn(ActionStartGuide(), "unusual_login_alerts")
-    messages = conversation.turn(ActionOutOfScope(), "out_of_scope")
-    assert "outside what I can help with" in messages[0]["text"]
-    assert "Forgotten Password" in messages[0]["text"]
-    assert messages[-1]["text"].startswith("Step 1 of 4")

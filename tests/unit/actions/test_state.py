@@ -34,8 +34,17 @@ def test_the_guide_state_survives_a_round_trip_through_the_slots() -> None:
         "pending_offer": "ticket",
         "error_code": "SpamDetected",
         "steps_failed": ["verification_failed:step 1"],
+        "guide_active": True,  # what the rules read (data/rules.yml)
     }
     assert guide_state(make_tracker("next_step", slots=slots)) == state
+
+
+def test_guide_active_is_set_with_the_state_so_the_rules_resume_only_a_waiting_guide() -> None:
+    for stage, waiting in [("branch", True), ("steps", True), ("verify", True), ("done", False), (None, False)]:
+        state = GuideState(problem="forgot_password", stage=stage)
+        assert state.active is waiting
+        assert slots_after({}, slot_events(state))["guide_active"] is waiting
+    assert slots_after({}, slot_events(GuideState()))["guide_active"] is False
 
 
 def test_empty_slots_are_no_guide() -> None:
