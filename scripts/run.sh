@@ -121,8 +121,13 @@ for _ in $(seq 1 120); do
 done
 echo "Action server: http://$ACTION_HOST:$ACTION_PORT (log: build/logs/actions.log)"
 
-if [ "${1:-}" != "--shell" ]; then
-  start tickets-api
+# The staff ticket API refuses every request until a token is set (503): without one it is not started
+# (a listener nobody can use, and 54 MB less); staff use `tickets.cli` or set TICKETS_API_TOKENS.
+if [ -n "${TICKETS_API_TOKENS:-}${TICKETS_API_TOKEN:-}" ]; then
+  TICKETS_API_LINE="http://$TICKETS_API_HOST:$TICKETS_API_PORT/tickets   (log: build/logs/tickets-api.log)"
+  [ "${1:-}" = "--shell" ] || start tickets-api
+else
+  TICKETS_API_LINE="not started: set TICKETS_API_TOKENS to serve it (README, Tickets)"
 fi
 
 # Which part stopped, with its exit code and the end of its log (make run stops the others then).
@@ -215,7 +220,7 @@ The assistant is running (production profile).
                  (logs: build/logs/rasa-PORT.log). Put a load balancer in front of them (sticky for
                  /socket.io/, the web chat); any of them answers any conversation.
   Action server: $ACTION_SERVER_URL   ($ACTION_PROCESSES workers; log: build/logs/actions.log)
-  Ticket API:    http://$TICKETS_API_HOST:$TICKETS_API_PORT/tickets   (needs TICKETS_API_TOKENS; log: build/logs/tickets-api.log)
+  Ticket API:    $TICKETS_API_LINE
   Trackers:      PostgreSQL $TRACKER_DB_HOST:$TRACKER_DB_PORT/$TRACKER_DB_NAME   Locks: Redis $REDIS_HOST:$REDIS_PORT/$REDIS_DB
   Tickets:       $(sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$TICKETS_DB_URL")
   Health:        GET /ready on each Rasa server and the action server (each dependency; README)
@@ -241,7 +246,7 @@ The assistant is running.
   Rasa server:   http://$RASA_HOST:$RASA_PORT   (log: build/logs/rasa.log)
   REST channel:  http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook
   Web chat:      http://$RASA_HOST:$RASA_PORT/webhooks/socketio/webchat/   (widget: .../webchat/widget.js)
-  Ticket API:    http://$TICKETS_API_HOST:$TICKETS_API_PORT/tickets   (needs TICKETS_API_TOKENS; log: build/logs/tickets-api.log)
+  Ticket API:    $TICKETS_API_LINE
   Tickets:       $(sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$TICKETS_DB_URL")   (staff: .venv/bin/python -m tickets.cli list)
   Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook \\
           -H 'Content-Type: application/json' -d '{"sender": "me", "message": "I forgot my password"}'
