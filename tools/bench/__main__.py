@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import tools.bench
 from tools.bench import ROOT
+from tools.bench.action_call import action_call_costs
 from tools.bench.bots import Bench, Bot, Processes, measure, progress, start_rasa
 from tools.bench.measure import MESSAGES_PER_SENDER, REQUEST_TIMEOUT, growth
 from tools.bench.memory import tree_rss_mb
@@ -54,6 +55,12 @@ def serve_and_measure(bench: Bench, bot: Bot) -> Dict[str, Any]:
         progress(f"{bot.name}: answered after {figures['ready_s']:.1f}s")
         figures.update(measure(bench, bot, url, rasa))
         if actions is not None:
+            figures["action_call"] = action_call_costs(port)
+            progress(
+                "ours: one action call p50 {http_p50_ms} ms over HTTP, {in_process_p50_ms} ms in-process".format(
+                    **figures["action_call"]
+                )
+            )
             figures["action_server_rss_mb"] = tree_rss_mb(actions.pid)
             rss = [figures.get("rss_mb"), figures["action_server_rss_mb"]]
             figures["all_processes_rss_mb"] = round(sum(r for r in rss if r), 1)
