@@ -1,5 +1,5 @@
-"""Fallback and "did you mean" actions (the help menu and the out-of-scope answer are responses:
-data/responses/menus.yml, generated from the knowledge file).
+"""Fallback and "did you mean" actions (the help menu, the out-of-scope answer and the request to
+rephrase are responses: data/responses/menus.yml, generated from the knowledge file).
 
 `action_default_ask_affirmation` and `action_default_fallback` replace Rasa's
 defaults inside the two-stage fallback: the first names intents in human words,
@@ -83,19 +83,6 @@ class ActionAskAffirmation(Action):
             buttons = buttons or problem_buttons(kb, lang)
         buttons.append(button(phrases.say("button_something_else", lang), "/out_of_scope"))
         dispatcher.utter_message(text=text, buttons=buttons)
-        return []
-
-
-class ActionAskRephrase(Action):
-    """Between the fallback stages: the user said "something else", so ask for other words."""
-
-    def name(self) -> Text:
-        return "action_default_ask_rephrase"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(text=phrases.say("ask_rephrase", language(tracker)))
         return []
 
 

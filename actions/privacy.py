@@ -14,54 +14,45 @@ The notice is uttered at most once per turn, however many personal replies the t
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.state import language
 from core import phrases
-from core.chat import CHAT_TYPE, DIRECT_MESSAGE, DM_AVAILABLE, GROUP
-from core.knowledge import knowledge
+from core.chat import (
+    KIND_DIRECT,
+    KIND_GROUP,
+    NOTICE_SENT_DM,
+    NOTICE_WRITE_DIRECTLY,
+    chat_kind,
+    notice_key,
+    private_reply,
+)
+from core.phrases import privacy_notices
 
-NOTICE_SENT_DM = "private_in_dm"
-NOTICE_WRITE_DIRECTLY = "private_write_directly"
+__all__ = ["NOTICE_SENT_DM", "NOTICE_WRITE_DIRECTLY", "in_group_chat", "refuse_ticket_here", "say_privately"]
 
 
-def _metadata(tracker: Tracker) -> Dict[str, Any]:
-    metadata = (tracker.latest_message or {}).get("metadata")
-    return metadata if isinstance(metadata, dict) else {}
+def _kind(tracker: Tracker) -> str:
+    return chat_kind((tracker.latest_message or {}).get("metadata"))
 
 
 def in_group_chat(tracker: Tracker) -> bool:
     """Whether the latest message came from a group chat (others may read the replies)."""
-    return _metadata(tracker).get(CHAT_TYPE) == GROUP
-
-
-def can_message_directly(tracker: Tracker) -> bool:
-    """Whether the channel can send a reply to the sender alone from a group chat."""
-    return _metadata(tracker).get(DM_AVAILABLE) is True
-
-
-def _notices() -> Set[str]:
-    return {phrases.say(key, lang) for key in (NOTICE_SENT_DM, NOTICE_WRITE_DIRECTLY) for lang in knowledge().languages}
+    return _kind(tracker) != KIND_DIRECT
 
 
 def _notice_given(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     """Whether this turn (earlier actions, or this one so far) already said a privacy notice."""
-    notices = _notices()
+    notices = privacy_notices()
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             break
         if event.get("event") == "bot" and event.get("text") in notices:
             return True
     return any(message.get("text") in notices for message in dispatcher.messages)
-
-
-def notice(dispatcher: CollectingDispatcher, tracker: Tracker, key: str) -> None:
-    """Say the privacy notice `key`, unless this turn already said one."""
-    if not _notice_given(dispatcher, tracker):
-        dispatcher.utter_message(text=phrases.say(key, language(tracker)))
 
 
 def say_privately(
@@ -71,19 +62,24 @@ def say_privately(
     buttons: Optional[List[Dict[str, Any]]] = None,
 ) -> None:
     """Utter `text` (with `buttons`) only where the sender alone reads it; see the module's docstring."""
-    if not in_group_chat(tracker):
-        dispatcher.utter_message(text=text, buttons=buttons or [])
-    elif can_message_directly(tracker):
-        notice(dispatcher, tracker, NOTICE_SENT_DM)
-        dispatcher.utter_message(json_message={DIRECT_MESSAGE: {"text": text, "buttons": buttons or []}})
-    else:
-        notice(dispatcher, tracker, NOTICE_WRITE_DIRECTLY)
+    kind = _kind(tracker)
+    reply = private_reply(
+        kind, {"text": text, "buttons": buttons or []}, phrases.say(notice_key(kind), language(tracker))
+    )
+    if kind != KIND_DIRECT and _notice_given(dispatcher, tracker):
+        reply.pop("text")
+    if reply.get("text") or reply.get("custom"):
+        # one message, as the generated responses have it: the group's notice, the direct message
+        dispatcher.utter_message(
+            text=reply.get("text"), buttons=reply.get("buttons") or [], json_message=reply.get("custom")
+        )
 
 
 def refuse_ticket_here(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     """True, after the notice, when no ticket may be started here: a group chat the channel can't
     leave for a direct message (the form would ask for the email and show the summary in the group)."""
-    if in_group_chat(tracker) and not can_message_directly(tracker):
-        notice(dispatcher, tracker, NOTICE_WRITE_DIRECTLY)
+    if _kind(tracker) == KIND_GROUP:
+        if not _notice_given(dispatcher, tracker):
+            dispatcher.utter_message(text=phrases.say(NOTICE_WRITE_DIRECTLY, language(tracker)))
         return True
     return False

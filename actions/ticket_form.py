@@ -1,4 +1,7 @@
-"""The ticket form: asks only for what the conversation does not already know, then a summary to confirm."""
+"""The ticket form: asks only for what the conversation does not already know, then a summary to confirm.
+
+The questions are responses Rasa renders itself (`utter_ask_<slot>`, data/responses/prompts.yml, from
+core/form_questions.py); the validation and the summary are here."""
 
 from __future__ import annotations
 
@@ -39,7 +42,6 @@ EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-
 MIN_DESCRIPTION = 5
 MAX_DESCRIPTION = 2000
 MAX_EML_ANSWER = 500
-EML_OPTIONS = ("eml_option_reply", "eml_option_admin", "eml_option_cannot")
 # Channels whose `verified_identity` comes from a token the server checked (channels/webchat.py).
 VERIFYING_CHANNELS = ("socketio",)
 
@@ -148,43 +150,6 @@ class ValidateTicketForm(FormValidationAction):
         if answer is None:
             say_privately(dispatcher, tracker, phrases.say("invalid_eml_answer", language(tracker)))
         return {SLOT_EML: answer}
-
-
-class ActionAskContactEmail(Action):
-    def name(self) -> Text:
-        return "action_ask_contact_email"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        say_privately(dispatcher, tracker, phrases.say("ask_email", language(tracker)))
-        return []
-
-
-class ActionAskTicketDescription(Action):
-    def name(self) -> Text:
-        return "action_ask_ticket_description"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        say_privately(dispatcher, tracker, phrases.say("ask_description", language(tracker)))
-        return []
-
-
-class ActionAskEmlDelivery(Action):
-    """Ask how the original .eml will reach support (the guide's review needs it)."""
-
-    def name(self) -> Text:
-        return "action_ask_eml_delivery"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        lang = language(tracker)
-        options = [phrases.say(key, lang) for key in EML_OPTIONS]
-        say_privately(dispatcher, tracker, phrases.say("ask_eml", lang), [button(o, o) for o in options])
-        return []
 
 
 def summary_lines(tracker: Tracker, lang: str) -> List[str]:

@@ -68,7 +68,7 @@ from sanic.response import HTTPResponse
 from channels.memory import ExpiringStore, MemoryStore, StateUnavailable, expiring_store, redis_client
 from core.chat import CHAT_TYPE, DIRECT, DM_AVAILABLE, GROUP
 from core.language import CHINESE, ENGLISH, detect_language, has_cjk
-from core.phrases import say, say_in_language_or_all
+from core.phrases import privacy_notices, say, say_in_language_or_all
 from core.settings import DEFAULT_DINGTALK_WEBHOOK_HOSTS, Settings, get_settings
 from core.settings import parse_hosts as split_hosts
 
@@ -371,10 +371,19 @@ def render_turn(messages: Sequence[Dict[str, Any]]) -> Tuple[str, List[Choice]]:
     """A turn's bot messages as one markdown text (a paragraph each), and the buttons as numbered choices."""
     paragraphs: List[str] = []
     choices: List[Choice] = []
+    notices, notices_shown = privacy_notices(), set()
     for message in messages:
         parts: List[str] = []
-        if message.get("text"):
-            parts.append(to_markdown(str(message["text"])))
+        text = message.get("text")
+        if text in notices:
+            # each personal reply of a turn comes with the notice (actions/privacy.py, the form's
+            # questions): the group reads it once
+            if text in notices_shown:
+                text = None
+            else:
+                notices_shown.add(text)
+        if text:
+            parts.append(to_markdown(str(text)))
         if message.get("image"):
             parts.append(f"![image]({message['image']})")
         if message.get("attachment"):

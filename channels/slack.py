@@ -47,7 +47,7 @@ import logging
 import re
 import time
 from http import HTTPStatus
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text
 from urllib.parse import parse_qs
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -62,7 +62,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from channels.memory import ExpiringStore, MemoryStore, StateUnavailable, expiring_store
 from core.chat import CHAT_TYPE, DIRECT, DIRECT_MESSAGE, DM_AVAILABLE, GROUP
 from core.language import detect_language
-from core.phrases import say_in_language_or_all
+from core.phrases import privacy_notices, say_in_language_or_all
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -143,6 +143,8 @@ class SlackApiBot(SlackBot):
         self.base_url = base_url
         self.user_id = user_id
         self.client = AsyncWebClient(token, base_url=base_url, proxy=proxy, retry_handlers=_retry_handlers())
+        # One instance per incoming message: the privacy notices this turn already posted.
+        self.notices_posted: Set[str] = set()
 
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
         """A `direct_message` (core/chat.py) in a DM with the user; any other custom message here, in this
@@ -197,6 +199,12 @@ class SlackApiBot(SlackBot):
             logger.error("Slack chat.postMessage to %s failed: %s", channel, error.response.get("error"))
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        if text in privacy_notices():
+            # Each personal reply of a turn (an action's, a form question's) comes with the notice;
+            # the channel reads it once.
+            if text in self.notices_posted:
+                return
+            self.notices_posted.add(text)
         recipient = self.slack_channel or recipient_id
         for part in text.strip().split("\n\n"):
             if part.strip():

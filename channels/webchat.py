@@ -54,6 +54,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from core.chat import CHAT_TYPE, DM_AVAILABLE
 from core.settings import Settings, SettingsError, get_settings
 
 logger = logging.getLogger(__name__)
@@ -378,7 +379,10 @@ class WebChatInput(SocketIOInput):
                     metadata = {}
             if not isinstance(metadata, dict):
                 metadata = {}
-            metadata.pop(IDENTITY_KEY, None)  # only the server's verified token may set it
+            # Only the server decides these: the identity from a verified token; the kind of chat
+            # (core/chat.py) is a one-to-one chat here, whatever the page sends.
+            for key in (IDENTITY_KEY, CHAT_TYPE, DM_AVAILABLE):
+                metadata.pop(key, None)
             if identity is not None:
                 metadata[IDENTITY_KEY] = dict(identity)
 

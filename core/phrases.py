@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Set
 
+from core.chat import NOTICE_SENT_DM, NOTICE_WRITE_DIRECTLY
 from core.knowledge import knowledge
 
 
@@ -20,3 +21,8 @@ def say_in_language_or_all(key: str, lang: Optional[str]) -> str:
     if lang in languages:
         return say(key, lang)
     return "\n".join(say(key, language) for language in languages)
+
+
+def privacy_notices() -> Set[str]:
+    """Every privacy notice (core/chat.py) in every language: a channel shows each at most once per turn."""
+    return {say(key, lang) for key in (NOTICE_SENT_DM, NOTICE_WRITE_DIRECTLY) for lang in knowledge().languages}

@@ -1,12 +1,14 @@
-"""Write the responses generated from the knowledge file: data/responses/faq.yml and menus.yml.
+"""Write the responses generated from the knowledge file: data/responses/faq.yml, menus.yml, prompts.yml.
 
 Rasa renders these itself, so a turn whose answer is fixed text needs no action-server call
-(issue 15): `utter_faq` answers with the `utter_faq/<key>` response the response selector picks,
-and `utter_help` / `utter_out_of_scope` are the help menu and the out-of-scope answer (the five
-problems as a list and as buttons). One variation per language: the default language first, the
-others conditioned on the conversation's language slots. Generated, so the answers stay identical
-to the knowledge file: run it after editing an FAQ answer or a problem's title (`make responses`);
-`--check` fails when a committed file is out of date.
+(issue 15): `utter_faq` answers with the `utter_faq/<key>` response the response selector picks;
+`utter_help` / `utter_out_of_scope` are the help menu and the out-of-scope answer (the problems as
+a list and as buttons), `utter_ask_rephrase` what Rasa's two-stage fallback says after "something
+else"; `utter_ask_<slot>` are the ticket form's questions, which in a group chat
+go to the sender alone (slot `chat`, core/chat.py). One variation per language: the default
+language first, the others conditioned on the conversation's language slots. Generated, so the
+answers stay identical to the knowledge file: run it after editing an FAQ answer, a phrase or a
+problem's title (`make responses`); `--check` fails when a committed file is out of date.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from typing import Any, Callable, Dict, List
 
 import yaml
 
+from core import phrases
+from core.chat import CHAT, KIND_DIRECT, KINDS, notice_key, private_reply
+from core.form_questions import form_questions
 from core.knowledge import PROJECT_ROOT, Knowledge, Text, load_knowledge
 from core.menus import help_messages, out_of_scope_messages
 
@@ -28,6 +33,20 @@ HEADER = (
 )
 MenuMessages = Callable[[Knowledge, str], List[Dict[str, Any]]]
 MENUS: Dict[str, MenuMessages] = {"utter_help": help_messages, "utter_out_of_scope": out_of_scope_messages}
+# Phrases (knowledge file, `phrases:`) a Rasa default action says: action_default_ask_rephrase
+# ("say it in other words", inside the two-stage fallback) utters `utter_ask_rephrase`.
+PHRASES: Dict[str, str] = {"utter_ask_rephrase": "ask_rephrase"}
+
+
+def chosen(lang: str) -> List[Dict[str, Any]]:
+    return [{"type": "slot", "name": "language_choice", "value": lang}]
+
+
+def detected(lang: str) -> List[Dict[str, Any]]:
+    return [
+        {"type": "slot", "name": "language_choice", "value": None},
+        {"type": "slot", "name": "language", "value": lang},
+    ]
 
 
 def localized(per_language: Dict[str, Dict[str, Any]], default: str) -> List[Dict[str, Any]]:
@@ -37,14 +56,9 @@ def localized(per_language: Dict[str, Dict[str, Any]], default: str) -> List[Dic
     for lang, content in per_language.items():
         if lang == default:
             continue
-        chosen = [{"type": "slot", "name": "language_choice", "value": lang}]
-        detected = [
-            {"type": "slot", "name": "language_choice", "value": None},
-            {"type": "slot", "name": "language", "value": lang},
-        ]
         # copies: YAML would write a shared object once and refer to it (&id001)
-        found.append({"condition": chosen, **copy.deepcopy(content)})
-        found.append({"condition": detected, **copy.deepcopy(content)})
+        found.append({"condition": chosen(lang), **copy.deepcopy(content)})
+        found.append({"condition": detected(lang), **copy.deepcopy(content)})
     return found
 
 
@@ -80,14 +94,40 @@ def menu_response(kb: Knowledge, messages: MenuMessages) -> List[Dict[str, Any]]
 
 
 def render_menus(kb: Knowledge) -> str:
-    """The responses file of the help menu and the out-of-scope answer."""
-    return render_file({name: menu_response(kb, messages) for name, messages in MENUS.items()})
+    """The responses file of the help menu, the out-of-scope answer and the phrases Rasa says itself."""
+    responses = {name: menu_response(kb, messages) for name, messages in MENUS.items()}
+    for name, key in PHRASES.items():
+        responses[name] = variations(kb.phrases[key], kb.default_language, kb.languages)
+    return render_file(responses)
+
+
+def private_variations(kb: Knowledge, name: str) -> List[Dict[str, Any]]:
+    """A form question for every language and kind of chat (slot `chat`): as it is in a direct chat; in a
+    group, a notice and (where the channel can) the question in a direct message (core/chat.py). The
+    default language's direct question first, without a condition; every other variation names its
+    language and its kind, so exactly one matches."""
+    languages = [kb.default_language] + [lang for lang in kb.languages if lang != kb.default_language]
+    found: List[Dict[str, Any]] = [private_reply(KIND_DIRECT, form_questions(kb.default_language)[name], "")]
+    for kind in KINDS:
+        for lang in languages:
+            if kind == KIND_DIRECT and lang == kb.default_language:
+                continue
+            content = private_reply(kind, form_questions(lang)[name], phrases.say(notice_key(kind), lang))
+            for language_condition in (chosen(lang), detected(lang)):
+                condition = language_condition + [{"type": "slot", "name": CHAT, "value": kind}]
+                found.append({"condition": condition, **copy.deepcopy(content)})
+    return found
+
+
+def render_prompts(kb: Knowledge) -> str:
+    """The responses file of the ticket form's questions."""
+    return render_file({name: private_variations(kb, name) for name in form_questions(kb.default_language)})
 
 
 def targets() -> Dict[Path, Callable[[Knowledge], str]]:
     """Each generated file and how it is rendered."""
     folder = PROJECT_ROOT / "data" / "responses"
-    return {folder / "faq.yml": render_faq, folder / "menus.yml": render_menus}
+    return {folder / "faq.yml": render_faq, folder / "menus.yml": render_menus, folder / "prompts.yml": render_prompts}
 
 
 def render() -> Dict[Path, str]:

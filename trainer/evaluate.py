@@ -33,7 +33,7 @@ def predicted_intent(parse: Dict[str, Any]) -> str:
 
 
 # Tags the pipeline adds to every message, not annotations to score.
-NOT_SCORED_ENTITIES = {"message_language"}
+NOT_SCORED_ENTITIES = {"message_language", "chat"}
 
 
 def entity_set(entities: List[Dict[str, Any]]) -> set:

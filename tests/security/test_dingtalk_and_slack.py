@@ -116,6 +116,14 @@ def test_dingtalk_group_chat_never_shows_ticket_details(replicas, webhook):
     reply = text_of(direct.say("status of my ticket"))
     assert ticket_id in reply and NOTE in reply
 
+    # A ticket form opened one-to-one and continued in the group (the same person's conversation): the
+    # form's question, a response Rasa renders from the `chat` slot, reaches the group only as the notice.
+    assert "Which email address" in text_of(direct.say("open a ticket"))
+    reply = text_of(group.say("what can you do"))
+    assert reply.count(NOTICE) == 1 and "one-to-one" in reply, reply
+    assert "Which email address" not in reply
+    assert "Which email address" in text_of(direct.say("what can you do"))  # one-to-one it is asked again
+
 
 # -- DingTalk: malformed headers and bodies ----------------------------------------------------------
 def _stamp() -> str:
@@ -307,10 +315,14 @@ def test_slack_channel_never_shows_ticket_details_they_go_to_a_direct_message(re
     direct = fake_slack.wait_for(dm, lambda p: NOTE in slack_text(p[before:]))[before:]
     assert ticket_id in slack_text(direct)
 
-    # The ticket form started from the channel goes on in the DM too.
+    # The ticket form started from the channel goes on in the DM too: its first question (a response
+    # Rasa renders from the `chat` slot) as well; the channel reads the notice once for the turn.
+    notices_before = slack_text(fake_slack.posts(channel)).count(NOTICE)
     post_json(slack_url(replicas, 0), mention(channel, user, "open a ticket"))
     fake_slack.wait_for(dm, lambda p: "open a support ticket" in slack_text(p[before + len(direct) :]))
+    fake_slack.wait_for(dm, lambda p: "Which email address" in slack_text(p[before + len(direct) :]))
     time.sleep(QUIET_SECONDS)
+    assert slack_text(fake_slack.posts(channel)).count(NOTICE) == notices_before + 1
     shown = json.dumps([post["body"] for post in fake_slack.posts(channel)], ensure_ascii=False)
     for detail in (ticket_id, email, NOTE, "ALM-", "Which email address", "Forgotten Password"):
         assert detail not in shown

@@ -1,10 +1,9 @@
-"""actions/fallback_actions.py: "did you mean", rephrase and the fallback's ticket offer."""
+"""actions/fallback_actions.py: "did you mean" and the fallback's ticket offer."""
 
 from __future__ import annotations
 
 from actions.fallback_actions import (
     ActionAskAffirmation,
-    ActionAskRephrase,
     ActionDefaultFallback,
 )
 from core.knowledge import knowledge
@@ -61,11 +60,6 @@ def test_messages_without_words_are_told_so():
         messages, _ = run_action(ActionAskAffirmation(), make_tracker("nlu_fallback", text=text))
         assert "didn't get any words" in messages[0]["text"], text
         assert "/forgot_password" in payloads(messages)
-
-
-def test_ask_rephrase_gives_examples():
-    messages, events = run_action(ActionAskRephrase(), make_tracker("out_of_scope"))
-    assert "other words" in texts(messages) and events == []
 
 
 def test_default_fallback_offers_a_ticket():

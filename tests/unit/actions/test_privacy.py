@@ -16,10 +16,7 @@ from actions.guide_actions import ActionHandleAnswer, ActionStartGuide, ActionSt
 from actions.privacy import NOTICE_SENT_DM, NOTICE_WRITE_DIRECTLY, in_group_chat, say_privately
 from actions.ticket_actions import ActionStartTicket, ActionSubmitTicket, ActionTicketStatus, ticket_store
 from actions.ticket_form import (
-    ActionAskContactEmail,
-    ActionAskEmlDelivery,
     ActionAskTicketConfirmed,
-    ActionAskTicketDescription,
     ValidateTicketForm,
 )
 from core import phrases
@@ -138,10 +135,8 @@ def test_in_a_slack_channel_the_ticket_form_continues_in_a_direct_message():
     slots = {"problem": "forgot_password", "has_recovery": False, "contact_email": EMAIL, "language": "en"}
     notice = phrases.say(NOTICE_SENT_DM, "en")
     for action, tracker in [
+        # the form's questions are responses: tests/unit/tools/test_sync_responses.py
         (ActionStartTicket(), make_tracker("open_ticket")),
-        (ActionAskContactEmail(), make_tracker("open_ticket")),
-        (ActionAskTicketDescription(), make_tracker("open_ticket")),
-        (ActionAskEmlDelivery(), make_tracker("open_ticket")),
         (ActionAskTicketConfirmed(), make_tracker("inform", slots=slots, text=EMAIL)),
     ]:
         messages, _ = run_action(action, in_chat(tracker, SLACK_GROUP, "slack", "U42"))
@@ -182,10 +177,10 @@ def test_form_validation_in_a_group_does_not_echo_into_it():
 def test_the_notice_is_said_once_per_turn_across_actions():
     tracker = in_chat(make_tracker("open_ticket"), SLACK_GROUP, "slack")
     tracker.events.append({"event": "bot", "text": phrases.say(NOTICE_SENT_DM, "zh")})
-    messages, _ = run_action(ActionAskContactEmail(), tracker)
+    messages, _ = run_action(ActionStartTicket(), tracker)
     assert group_texts(messages) == "" and len(direct_messages(messages)) == 1
     tracker.events.append({"event": "user", "text": "next turn"})
-    messages, _ = run_action(ActionAskContactEmail(), tracker)
+    messages, _ = run_action(ActionStartTicket(), tracker)
     assert group_texts(messages) == phrases.say(NOTICE_SENT_DM, "en")
 
 

@@ -11,10 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.ticket_form import (
     MAX_EML_ANSWER,
-    ActionAskContactEmail,
-    ActionAskEmlDelivery,
     ActionAskTicketConfirmed,
-    ActionAskTicketDescription,
     ValidateTicketForm,
     clean_description,
     clean_email,
@@ -88,12 +85,6 @@ def test_the_form_asks_only_what_is_missing():
     assert needed_slots(after_guide) == ["contact_email", "ticket_confirmed"]
     spam = make_tracker("open_ticket", slots={"problem": "eso_local_spam", "guide_stage": "steps"})
     assert needed_slots(spam) == ["contact_email", "eml_delivery", "ticket_confirmed"]
-
-
-def test_eml_question_offers_buttons():
-    messages, _ = run_action(ActionAskEmlDelivery(), make_tracker("open_ticket"))
-    assert ".eml" in messages[0]["text"]
-    assert len(payloads(messages)) == 3
 
 
 def test_summary_shows_what_will_be_filed():
@@ -184,13 +175,6 @@ def test_the_form_asks_for_its_slots_in_order() -> None:
     tracker = make_tracker("open_ticket", slots={"problem": "marked_as_spam", "guide_stage": "verify"})
     slots = asyncio.run(ValidateTicketForm().required_slots([], CollectingDispatcher(), tracker, {}))
     assert slots == ["contact_email", "eml_delivery", "ticket_confirmed"]
-
-
-def test_the_questions() -> None:
-    email, _ = run_action(ActionAskContactEmail(), make_tracker("open_ticket"))
-    description, _ = run_action(ActionAskTicketDescription(), make_tracker("open_ticket", slots={"language": "zh"}))
-    assert texts(email) == "Which email address can support reach you at?"
-    assert texts(description) == "请用一两句话说明，遇到了什么问题？"
 
 
 def test_summary_without_a_guide_uses_the_typed_description_and_the_support_queue() -> None:

@@ -26,6 +26,7 @@ from channels.dingtalk import (
     webhook_allowed,
 )
 from channels.memory import MemoryStore, RedisStore, StateUnavailable, TTLCache
+from core.phrases import say
 from core.settings import Settings, get_settings
 
 SECRET = "test-app-secret"
@@ -443,3 +444,10 @@ def test_a_webhook_on_another_host_is_dropped_before_rasa():
     channel = DingTalkInput(SECRET)
     body = json.dumps(callback(sessionWebhook="https://evil.example/x")).encode()
     assert status_and_body(channel, body, signed_headers()) == (200, {"msgtype": "empty"})
+
+
+def test_a_turn_shows_each_privacy_notice_once() -> None:
+    """A personal reply and the form question after it each carry the notice: the group reads it once."""
+    notice = say("private_write_directly", "en")
+    markdown, _ = render_turn([{"text": notice}, {"text": "Noted."}, {"text": notice}, {"text": "Noted."}])
+    assert markdown.count(notice) == 1 and markdown.count("Noted.") == 2

@@ -26,6 +26,7 @@ from channels.slack import (
     _chunks,
     to_mrkdwn,
 )
+from core import phrases
 from core.settings import Settings
 from tests.asgi_client import AsgiClient, Response
 
@@ -92,6 +93,25 @@ def test_the_output_channel_posts_through_the_configured_api_url():
     assert isinstance(bot, SlackApiBot)
     assert (bot.slack_channel, bot.thread_id, bot.client.base_url) == ("C42", "1700000000.000100", channel.api_url)
     assert channel.get_output_channel().slack_channel == "CDEFAULT"
+
+
+def test_a_turn_posts_each_privacy_notice_once_and_every_other_text() -> None:
+    """Each personal reply of a turn (an action's, a form question's) carries the notice: posted once per
+    turn (one output channel per incoming message); the next turn's output channel posts it again."""
+    notice = phrases.say("private_in_dm", "en")
+    posted: List[str] = []
+
+    async def post(self: SlackApiBot, channel: str, **kwargs: Any) -> None:
+        posted.append(kwargs["text"])
+
+    channel = SlackChannel(TOKEN, None, slack_signing_secret=SECRET, api_url="http://127.0.0.1:9/api/")
+    for _turn in range(2):
+        bot = channel.get_output_channel("C42")
+        bot._post_message = post.__get__(bot)  # type: ignore[method-assign]
+        for text in [notice, notice, "Step 1", "Step 1", phrases.say("private_in_dm", "zh")]:
+            asyncio.run(bot.send_text_message("C42", text))
+    once = [notice, "Step 1", "Step 1", phrases.say("private_in_dm", "zh")]
+    assert posted == once + once
 
 
 # -- the webhook -------------------------------------------------------------------------------------

@@ -556,6 +556,8 @@ def test_message_text_and_metadata_are_cleaned_and_a_client_cannot_claim_an_iden
     spoof = {"employee_id": "boss", "email": "boss@corp.example"}
     messages: List[Any] = [
         {"message": "a" * (MAX_MESSAGE_CHARS + 50), "metadata": {"page": "/help", IDENTITY_KEY: spoof}},
+        # a page claiming a group chat would hide the form's questions from its own user
+        {"message": "group?", "metadata": {"page": "/g", "chat_type": "group", "dm_available": True}},
         {"message": 12, "metadata": json.dumps({"page": "/x", IDENTITY_KEY: spoof})},
         {"message": "bad json", "metadata": "{oops"},
         {"message": "a list", "metadata": ["x"]},
@@ -573,6 +575,7 @@ def test_message_text_and_metadata_are_cleaned_and_a_client_cannot_claim_an_iden
     _, received = run_chat(socket_channel(), scenario)
     assert [(len(m.text), m.metadata) for m in received] == [
         (MAX_MESSAGE_CHARS, {"page": "/help"}),
+        (len("group?"), {"page": "/g"}),
         (0, {"page": "/x"}),
         (len("bad json"), {}),
         (len("a list"), {}),

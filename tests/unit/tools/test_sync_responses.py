@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import yaml
+from rasa.core.nlg.generator import ResponseVariationFilter
 
+from core import phrases
+from core.form_questions import eml_options, form_questions
 from core.knowledge import Text, knowledge
 from core.menus import help_messages, out_of_scope_messages
 from tools import sync_responses
@@ -49,6 +53,13 @@ def test_the_help_menu_and_the_out_of_scope_answer_are_the_knowledge_files_per_l
         assert responses[name] == [en, {"condition": CHOSEN_ZH, **zh}, {"condition": DETECTED_ZH, **zh}]
         assert [b["payload"] for b in en["buttons"]] == [f"/{p.intent}" for p in kb.problems]
         assert all(p.title.get("zh") in zh["text"] for p in kb.problems)
+    # Rasa's own action_default_ask_rephrase utters utter_ask_rephrase: the knowledge file's phrase
+    en, zh = phrases.say("ask_rephrase", "en"), phrases.say("ask_rephrase", "zh")
+    assert responses["utter_ask_rephrase"] == [
+        {"text": en},
+        {"condition": CHOSEN_ZH, "text": zh},
+        {"condition": DETECTED_ZH, "text": zh},
+    ]
 
 
 def test_variations_default_language_first_then_chosen_and_detected_per_language() -> None:
@@ -85,15 +96,16 @@ def run(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
 def test_check_fails_on_a_stale_or_missing_file_and_writing_fixes_it(
     target: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    menus = target.with_name("menus.yml")
+    menus, prompts = target.with_name("menus.yml"), target.with_name("prompts.yml")
     assert run(monkeypatch, "--check") == 1  # missing
-    assert not target.exists() and not menus.exists()
+    assert not target.exists() and not menus.exists() and not prompts.exists()
     assert run(monkeypatch) == 0
     wanted = {path.name: text for path, text in sync_responses.render().items()}
-    assert target.read_text(encoding="utf-8") == wanted["faq.yml"]
-    assert menus.read_text(encoding="utf-8") == wanted["menus.yml"]
+    assert set(wanted) == {"faq.yml", "menus.yml", "prompts.yml"}
+    for path in (target, menus, prompts):
+        assert path.read_text(encoding="utf-8") == wanted[path.name]
     assert run(monkeypatch, "--check") == 0
-    for path, needle in [(target, "utter_faq/"), (menus, "utter_help")]:
+    for path, needle in [(target, "utter_faq/"), (menus, "utter_help"), (prompts, "utter_ask_contact_email")]:
         original = path.read_text(encoding="utf-8")
         path.write_text(original.replace(needle, "utter_x_", 1), encoding="utf-8")
         capsys.readouterr()
@@ -107,3 +119,48 @@ def test_check_fails_on_a_stale_or_missing_file_and_writing_fixes_it(
 def test_the_committed_files_are_up_to_date() -> None:
     for path, text in sync_responses.render().items():
         assert path.read_text(encoding="utf-8") == text, path
+
+
+# The slot states a conversation can be in: (language_choice, language) and the kind of chat.
+LANGUAGE_STATES = [(None, "en", "en"), (None, "zh", "zh"), ("en", "zh", "en"), ("zh", "en", "zh"), ("en", "en", "en")]
+
+
+@pytest.mark.parametrize("kind", ["direct", "group_dm", "group"])
+@pytest.mark.parametrize("choice, detected, lang", LANGUAGE_STATES)
+def test_rasa_picks_exactly_one_form_question_for_every_language_and_kind_of_chat(
+    kind: str, choice: Optional[str], detected: str, lang: str
+) -> None:
+    """Rasa's own filter over data/responses/prompts.yml: one variation, in the conversation's language;
+    in a group the group reads only the notice, the question going to the sender alone where it can."""
+    responses = yaml.safe_load((ROOT / "data" / "responses" / "prompts.yml").read_text(encoding="utf-8"))["responses"]
+    assert (
+        set(responses)
+        == set(form_questions("en"))
+        == {
+            "utter_ask_contact_email",
+            "utter_ask_ticket_description",
+            "utter_ask_eml_delivery",
+        }
+    )
+    slots = {"language_choice": choice, "language": detected, "chat": kind}
+    for name in responses:
+        (picked,) = ResponseVariationFilter(responses).responses_for_utter_action(name, "slack", slots)
+        question = form_questions(lang)[name]
+        shown = {key: value for key, value in picked.items() if key != "condition"}
+        if kind == "direct":
+            assert shown == question
+        elif kind == "group_dm":
+            assert shown == {"text": phrases.say("private_in_dm", lang), "custom": {"direct_message": question}}
+        else:
+            assert shown == {"text": phrases.say("private_write_directly", lang)}
+
+
+def test_the_eml_question_offers_the_knowledge_files_answers_as_buttons() -> None:
+    for lang in ("en", "zh"):
+        question = form_questions(lang)["utter_ask_eml_delivery"]
+        assert (
+            [b["title"] for b in question["buttons"]]
+            == eml_options(lang)
+            == [b["payload"] for b in question["buttons"]]
+        )
+        assert len(set(eml_options(lang))) == 3

@@ -41,6 +41,7 @@ def touch(path: Path) -> None:
 def test_the_pipeline_modules_are_the_components_and_the_core_modules_they_import(project: Path) -> None:
     assert names(project, pipeline_modules(project)) == [
         "components/__init__.py",
+        "components/chat_detector.py",
         "components/cjk_char_featurizer.py",
         "components/faq_selector.py",
         "components/language_detector.py",
@@ -48,6 +49,7 @@ def test_the_pipeline_modules_are_the_components_and_the_core_modules_they_impor
         "components/linear_intent_classifier.py",
         "components/mixed_script_tokenizer.py",
         "core/__init__.py",
+        "core/chat.py",
         "core/language.py",
     ]
 
