@@ -182,9 +182,9 @@ def test_a_scaffolded_guide_validates_trains_and_answers(tmp_path):
     _fill_in(project)
     checked = _run([sys.executable, "-m", "trainer.check"], project)
     assert checked.returncode == 0, checked.stdout
-    stale = _run([sys.executable, "tools/sync_responses.py", "--check"], project)
+    stale = _run([sys.executable, "-m", "tools.sync_responses", "--check"], project)
     assert stale.returncode == 1 and "data/responses/menus.yml is out of date" in stale.stderr
-    responses = _run([sys.executable, "tools/sync_responses.py"], project)  # `make responses`
+    responses = _run([sys.executable, "-m", "tools.sync_responses"], project)  # `make responses`
     assert responses.returncode == 0, responses.stdout + responses.stderr
     assert TITLE in (project / "data" / "responses" / "menus.yml").read_text(encoding="utf-8")
     validated = _run([*RASA, "data", "validate", "--fail-on-warnings"], project)
