@@ -2,40 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-from typing import Any, Dict, Iterator
-
-import pytest
-
 from core.settings import Settings
+from tests.ticket_requests import PASSWORD, new_ticket
 from tickets.helpdesk_request import ticket_body, ticket_request
-from tickets.store import NewTicket, TicketStore
-
-PASSWORD = "Hunter2!xyz"
-
-
-def new_ticket(**changes: Any) -> NewTicket:
-    values: Dict[str, Any] = dict(
-        idempotency_key=f"rest:alice:{uuid.uuid4().hex}",
-        priority="High",
-        queue="support",
-        contact_email="jane@corp.example",
-        description=f"my password is {PASSWORD}",
-        channel="rest",
-        sender_id="alice",
-        problem="forgot_password",
-        transcript=[{"who": "user", "text": f"my password is {PASSWORD}"}, {"who": "bot", "text": "OK"}],
-    )
-    values.update(changes)
-    return NewTicket(**values)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[TicketStore]:
-    store = TicketStore(f"sqlite:///{tmp_path / 'tickets.sqlite3'}")
-    yield store
-    store.engine.dispose()
+from tickets.store import TicketStore
 
 
 def test_the_helpdesk_gets_the_fields_and_the_masked_transcript(store: TicketStore) -> None:

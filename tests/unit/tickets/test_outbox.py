@@ -8,17 +8,16 @@ tests/integration/tickets/backends/test_rt.py; PostgreSQL: tests/integration/tic
 from __future__ import annotations
 
 import time
-import uuid
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from core.settings import Settings
 from tests.fake_http import RecordingServer
 from tests.local_stores import closed_port
+from tests.ticket_requests import PASSWORD, new_ticket
 from tickets.backends import make_backend
 from tickets.backends.builtin import BuiltinBackend
 from tickets.backends.rt import RTBackend
@@ -31,32 +30,7 @@ from tickets.outbox import (
     TicketDesk,
     backoff_seconds,
 )
-from tickets.store import InvalidChange, NewTicket, TicketNotFound, TicketStore, now, remote_key
-
-PASSWORD = "Hunter2!xyz"
-
-
-def new_ticket(sender: str = "alice", channel: str = "rest", **changes: Any) -> NewTicket:
-    values: Dict[str, Any] = dict(
-        idempotency_key=f"{channel}:{sender}:{uuid.uuid4().hex}",
-        priority="High",
-        queue="support",
-        contact_email="jane@corp.example",
-        description=f"my password is {PASSWORD}",
-        channel=channel,
-        sender_id=sender,
-        problem="forgot_password",
-        transcript=[{"who": "user", "text": f"my password is {PASSWORD}"}, {"who": "bot", "text": "OK"}],
-    )
-    values.update(changes)
-    return NewTicket(**values)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[TicketStore]:
-    store = TicketStore(f"sqlite:///{tmp_path / 'tickets.sqlite3'}")
-    yield store
-    store.engine.dispose()
+from tickets.store import InvalidChange, TicketNotFound, TicketStore, now, remote_key
 
 
 def rt_desk(store: TicketStore, url: str, **extra: str) -> TicketDesk:

@@ -4,8 +4,7 @@ tests/integration/tickets/test_store.py.)"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict
 
 import pytest
 from sqlalchemy import text
@@ -72,13 +71,6 @@ def test_unreachable_database_raises_store_unavailable(url: str) -> None:
 
 
 # -- update: status, assignee and comment in one transaction -----------------------------------
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[TicketStore]:
-    store = TicketStore(f"sqlite:///{tmp_path / 'tickets.sqlite3'}")
-    yield store
-    store.engine.dispose()
-
-
 def fail_comment_inserts(store: TicketStore) -> None:
     """A database that refuses to record a comment (as a full disk or a constraint would), after the
     status and assignee of the same update were written."""
