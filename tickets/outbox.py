@@ -61,6 +61,7 @@ from tickets.store import (
     Ticket,
     TicketNotFound,
     TicketStore,
+    as_utc,
     format_id,
     now,
     parse_id,
@@ -121,14 +122,6 @@ class TicketView:
     remote: Optional[RemoteRef] = None
 
 
-def _aware(value: Optional[datetime]) -> Optional[datetime]:
-    from datetime import timezone
-
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def _delivery(row: Any) -> Delivery:
     return Delivery(
         id=row["id"],
@@ -140,10 +133,10 @@ def _delivery(row: Any) -> Delivery:
         author_email=row["author_email"],
         state=row["state"],
         attempts=row["attempts"],
-        next_attempt_at=_aware(row["next_attempt_at"]),  # type: ignore[arg-type]
+        next_attempt_at=as_utc(row["next_attempt_at"]),
         last_error=row["last_error"],
-        created_at=_aware(row["created_at"]),  # type: ignore[arg-type]
-        delivered_at=_aware(row["delivered_at"]),
+        created_at=as_utc(row["created_at"]),
+        delivered_at=as_utc(row["delivered_at"]),
     )
 
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List
 
 from sqlalchemy import and_, event, func, inspect, select
 from sqlalchemy.engine import Engine, make_url
 
 from tickets.schema import ticket_events, tickets
-from tickets.store import format_id, make_engine
+from tickets.store import as_utc, format_id, make_engine
 
 CLOSED = "closed"
 TRANSCRIPT_NOTE = json.dumps(
@@ -72,11 +72,6 @@ def require_ticket_tables(engine: Engine) -> None:
         raise TicketDatabaseMissing("no ticket tables (the ticket store creates them on first use)")
 
 
-def _utc(value: Optional[datetime]) -> Optional[datetime]:
-    # SQLite returns naive datetimes; the store writes UTC.
-    return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def expired_transcripts(engine: Engine, cutoff: datetime) -> List[int]:
     """The numbers of the closed tickets closed before `cutoff` whose transcript is still there."""
     require_ticket_tables(engine)
@@ -95,7 +90,7 @@ def expired_transcripts(engine: Engine, cutoff: datetime) -> List[int]:
     limit = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=timezone.utc)
     expired = []
     for number, updated, closed in rows:
-        when = _utc(closed) or _utc(updated)
+        when = as_utc(closed) or as_utc(updated)
         if when is not None and when < limit:
             expired.append(number)
     return expired

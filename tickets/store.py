@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, overload
 
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Connection, Engine
@@ -180,8 +180,19 @@ def _checked_text(what: str, value: str, limit: int) -> str:
     return text
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite returns naive datetimes; everything is stored in UTC.
+@overload
+def as_utc(value: datetime) -> datetime: ...
+
+
+@overload
+def as_utc(value: None) -> None: ...
+
+
+def as_utc(value: Optional[datetime]) -> Optional[datetime]:
+    """A time read from the ticket database, timezone-aware: SQLite returns naive datetimes, and
+    everything is stored in UTC."""
+    if value is None:
+        return None
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
@@ -483,7 +494,7 @@ class TicketStore:
                         .order_by(ticket_events.c.id)
                     ).mappings():
                         events[e["ticket_number"]].append(
-                            TicketEvent(_aware(e["created_at"]), e["author"], e["kind"], e["detail"])
+                            TicketEvent(as_utc(e["created_at"]), e["author"], e["kind"], e["detail"])
                         )
         except SQLAlchemyError as error:
             raise StoreUnavailable(str(error)) from error
@@ -494,8 +505,8 @@ class TicketStore:
         flag = row["is_postmaster"]
         return Ticket(
             number=row["number"],
-            created_at=_aware(row["created_at"]),
-            updated_at=_aware(row["updated_at"]),
+            created_at=as_utc(row["created_at"]),
+            updated_at=as_utc(row["updated_at"]),
             status=row["status"],
             priority=row["priority"],
             queue=row["queue"],
