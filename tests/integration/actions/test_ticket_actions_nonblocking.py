@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import requests
 
+from tests import ticket_conversation
 from tickets.store import TicketStore
 from tools import processes
 
@@ -57,14 +58,7 @@ def texts(response: requests.Response) -> str:
     return "\n".join(r.get("text") or "" for r in response.json()["responses"])
 
 
-CONFIRMED = {
-    "problem": "forgot_password",
-    "guide_stage": "done",
-    "has_recovery": False,
-    "contact_email": "jane@corp.example",
-    "ticket_confirmed": True,
-    "ticket_request_id": "nonblocking-1",
-}
+CONFIRMED = {**ticket_conversation.CONFIRMED, "ticket_request_id": "nonblocking-1"}
 
 
 @pytest.fixture

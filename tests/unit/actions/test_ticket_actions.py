@@ -18,6 +18,7 @@ from actions.ticket_actions import (
 from core.secrets import mask_secrets
 from core.settings import get_settings
 from core.ticket_draft import transcript
+from tests.ticket_conversation import CONFIRMED
 from tests.trackers import make_tracker, run_action, slots_after, texts
 
 TICKET_ID = re.compile(r"\bALM-\d{6}\b")
@@ -64,16 +65,6 @@ def submit(slots, sender="alice", channel="rest"):
     tracker = with_channel(make_tracker("affirm", slots=slots), channel)
     tracker.sender_id = sender
     return run_action(ActionSubmitTicket(), tracker)
-
-
-CONFIRMED = {
-    "problem": "forgot_password",
-    "guide_stage": "done",
-    "has_recovery": False,
-    "contact_email": "jane@corp.example",
-    "ticket_confirmed": True,
-    "ticket_request_id": "r1",
-}
 
 
 def test_submit_stores_the_ticket_then_confirms_with_its_id(store):
