@@ -195,31 +195,16 @@ def start_servers(args: argparse.Namespace, work: Path, profile_file: Path) -> T
     python = str(Path(args.venv) / "bin" / "python")
     from tools.bench.bots import Bench, Processes
 
-    # the benchmark's child environment (quiet TensorFlow, no telemetry, no SANIC_WORKERS)
-    env = Bench(args, work, Processes("profile"), Path(python), []).base_env()
+    # the benchmark's child environment (quiet TensorFlow, no telemetry, no SANIC_WORKERS) and command lines
+    bench = Bench(args, work, Processes("profile"), Path(python), [])
+    env = bench.base_env()
     env["TURN_PROFILE_FILE"] = str(profile_file)
     env.pop("ACTION_SERVER_TOKEN", None)
     env["TICKETS_DB_URL"] = f"sqlite:///{work / 'tickets.sqlite3'}"
     started: List[Any] = []
     action_port, rasa_port = processes.free_port(), processes.free_port()
     log = work / "actions.log"
-    actions = processes.start(
-        [
-            python,
-            "-m",
-            "tools.serve",
-            "actions",
-            "--actions",
-            "actions",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(action_port),
-        ],
-        ROOT,
-        env,
-        log,
-    )
+    actions = processes.start(bench.action_server(action_port), ROOT, env, log)
     started.append(actions)
     processes.wait_until(f"http://127.0.0.1:{action_port}/health", actions, log, READY_TIMEOUT)
     endpoints = work / "endpoints.yml"
@@ -230,8 +215,8 @@ def start_servers(args: argparse.Namespace, work: Path, profile_file: Path) -> T
     with_action_endpoint(endpoints, action_port)
     url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
     log = work / "rasa.log"
-    cmd = [python, "-m", "tools.serve", "run", "--model", str(args.model), "--interface", "127.0.0.1"]
-    cmd += ["--port", str(rasa_port), "--credentials", str(ROOT / "credentials.yml"), "--endpoints", str(endpoints)]
+    cmd = bench.rasa("run", "--model", str(args.model), "--interface", "127.0.0.1", "--port", str(rasa_port))
+    cmd += ["--credentials", str(ROOT / "credentials.yml"), "--endpoints", str(endpoints)]
     rasa = processes.start(cmd, ROOT, env, log)
     started.append(rasa)
     processes.wait_for(
