@@ -44,9 +44,9 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
-from tests.fakes.vendor import Answer, Incoming, Refused, VendorFake, basic_credentials
+from tests.fakes.vendor import Answer, Incoming, Refused, VendorFake, basic_credentials, staff_session
 
 API = "/rest/servicedeskapi"
 PROJECT_KEY = "HELP"
@@ -365,18 +365,7 @@ class JiraFake(VendorFake):
             if term and term not in request.fields["summary"].lower():
                 continue
             matches.append(request)
-        page = matches[start : start + limit]
-        return Answer(
-            200,
-            {
-                "size": len(page),
-                "start": start,
-                "limit": limit,
-                "isLastPage": start + limit >= len(matches),
-                "values": [self._request_json(r) for r in page],
-                "_links": {"base": self.url, "context": "", "self": f"{self.url}{API}/request"},
-            },
-        )
+        return self._page(matches, start, limit, self._request_json, f"{API}/request")
 
     def _comments(self, incoming: Incoming, account: Account, request: CustomerRequest) -> Answer:
         self._only_params(incoming, {"public", "internal", "expand", "start", "limit"})
@@ -393,16 +382,20 @@ class JiraFake(VendorFake):
             for c in request.comments
             if (c.public and flags["public"]) or (not c.public and flags["internal"] and account.role == "agent")
         ]
-        page = visible[start : start + limit]
+        return self._page(visible, start, limit, self._comment_json, f"{API}/request/{request.key}/comment")
+
+    def _page(self, items: List[Any], start: int, limit: int, to_json: Callable[[Any], Any], path: str) -> Answer:
+        """One page of `items` as Jira Service Management pages its lists (PagedDTO)."""
+        page = items[start : start + limit]
         return Answer(
             200,
             {
                 "size": len(page),
                 "start": start,
                 "limit": limit,
-                "isLastPage": start + limit >= len(visible),
-                "values": [self._comment_json(c) for c in page],
-                "_links": {"base": self.url, "context": "", "self": f"{self.url}{API}/request/{request.key}/comment"},
+                "isLastPage": start + limit >= len(items),
+                "values": [to_json(item) for item in page],
+                "_links": {"base": self.url, "context": "", "self": f"{self.url}{path}"},
             },
         )
 
@@ -511,12 +504,8 @@ class JiraStaff:
     """An agent working the fake's requests through the same documented HTTP API (not a back door)."""
 
     def __init__(self, fake: JiraFake, email: str = "agent@example.com", token: str = "agent-api-token") -> None:
-        import requests
-
         self.fake = fake
-        self.session = requests.Session()
-        self.session.auth = (email, token)
-        self.session.headers["Accept"] = "application/json"
+        self.session = staff_session(email, token)
 
     def reply(self, key: str, text: str, public: bool = True) -> Dict[str, Any]:
         response = self.session.post(

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
-from tests.fakes.vendor import Answer, Incoming, Refused, VendorFake, basic_credentials
+from tests.fakes.vendor import Answer, Incoming, Refused, VendorFake, basic_credentials, staff_session
 
 TABLE_PATH = re.compile(r"/api/now/(?:v[12]/)?table/([a-z0-9_]+)(?:/([^/]+))?")
 SYS_ID = re.compile(r"[0-9a-f]{32}")
@@ -406,12 +406,8 @@ class ServiceNowStaff:
     """A service desk agent working the fake's incidents through the same documented Table API."""
 
     def __init__(self, fake: ServiceNowFake, user: str = "anna.staff", password: str = "staff-password") -> None:
-        import requests
-
         self.fake = fake
-        self.session = requests.Session()
-        self.session.auth = (user, password)
-        self.session.headers["Accept"] = "application/json"
+        self.session = staff_session(user, password)
 
     def update(self, sys_id: str, **values: str) -> Dict[str, Any]:
         response = self.session.patch(f"{self.fake.url}/api/now/table/incident/{sys_id}", json=values, timeout=5)

@@ -78,6 +78,17 @@ def basic_credentials(header: Optional[str]) -> Optional[Tuple[str, str]]:
     return (user, secret) if colon else None
 
 
+def staff_session(user: str, password: str) -> Any:
+    """A `requests` session of a member of staff (basic auth, JSON answers), for the fakes' Staff helpers,
+    which work the tickets through the same documented API as the assistant."""
+    import requests
+
+    session = requests.Session()
+    session.auth = (user, password)
+    session.headers["Accept"] = "application/json"
+    return session
+
+
 class VendorFake:
     """Base class: subclasses implement `route(incoming) -> Answer` and `error_body(status, message, detail)`."""
 
