@@ -7,6 +7,7 @@ and Redis 127.0.0.1:6379, and a local port where nothing listens.
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 
@@ -45,5 +46,15 @@ def require_redis() -> None:
         client.ping()
     except Exception as error:
         pytest.fail(f"Redis at {REDIS_HOST}:{REDIS_PORT} is needed: {error}", pytrace=False)
+    finally:
+        client.close()
+
+
+def delete_keys(client: Any, prefix: str) -> None:
+    """Delete the keys under `prefix:` a test wrote to the shared Redis, then close `client`."""
+    try:
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
     finally:
         client.close()

@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from channels.rest import CONVERSATION_PREFIX
+from tests.local_stores import delete_keys
 from tools.processes import free_port, start, stop, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -411,12 +412,7 @@ def production_stores() -> Iterator[Stores]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-        try:
-            keys = list(client.scan_iter(f"{key_prefix}:*"))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_keys(client, key_prefix)
 
 
 @contextlib.contextmanager

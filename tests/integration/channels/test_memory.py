@@ -16,7 +16,7 @@ import redis
 
 from channels.memory import RedisStore, StateUnavailable, expiring_store, redis_client
 from core.settings import Settings
-from tests.local_stores import REDIS_HOST, REDIS_PORT, closed_port, require_redis
+from tests.local_stores import REDIS_HOST, REDIS_PORT, closed_port, delete_keys, require_redis
 
 DB = 1
 
@@ -27,13 +27,7 @@ def prefix() -> Iterator[str]:
     require_redis()
     name = f"alimailtest{uuid.uuid4().hex[:12]}"
     yield name
-    client = redis.Redis(REDIS_HOST, REDIS_PORT, db=DB, socket_timeout=5)
-    try:
-        keys = list(client.scan_iter(f"{name}:*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_keys(redis.Redis(REDIS_HOST, REDIS_PORT, db=DB, socket_timeout=5), name)
 
 
 def settings_for(prefix: str, **changes: object) -> Settings:
