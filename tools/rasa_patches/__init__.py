@@ -31,8 +31,9 @@ ACTION_SERVER_TIMEOUT; and Rasa's `GET /` comes with `GET /ready` (tools/readine
 `DialogueStateTracker.copy` without replaying every event; `applied_events` and
 `Domain.states_for_tracker_history` going on from the previous call for the conversation; the
 policies' debug-log arguments built only when written; the action server sent the events and the
-domain its actions read (actions/history.py). `install_turn_timings` (`make profile` only) adds the
-timing wrappers of tools/turn_profile.py.
+domain its actions read (actions/history.py); RulePolicy and MemoizationPolicy reading only the latest
+states that can decide their prediction (tools/rasa_patches/policy_window.py).
+`install_turn_timings` (`make profile` only) adds the timing wrappers of tools/turn_profile.py.
 
 7. JAX, which TensorFlow imports for a converter nothing here uses, is not imported (65 MB of the
 server's memory; tools/rasa_patches/unused_imports.py).
@@ -60,6 +61,7 @@ from tools.rasa_patches.faults import (
 from tools.rasa_patches.hot_path import validate_action_result
 from tools.rasa_patches.log_masking import _client_response_error_init, masking_log_processor
 from tools.rasa_patches.originals import RASA_ORIGINALS as _RASA_ORIGINALS
+from tools.rasa_patches.policy_window import load_with_window, prediction_states_from_latest
 from tools.rasa_patches.turn_cost import (
     _LogArgumentCopies,
     action_call_with_what_actions_read,
@@ -161,3 +163,9 @@ def apply() -> None:
     _RASA_ORIGINALS.setdefault("format_tracker_states", Policy.format_tracker_states)
     Policy.format_tracker_states = staticmethod(format_tracker_states_when_logged)
     RemoteAction._action_call_format = action_call_with_what_actions_read
+    from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+
+    _RASA_ORIGINALS.setdefault("memoization_load", memoization.MemoizationPolicy.load.__func__)
+    _RASA_ORIGINALS.setdefault("prediction_states", MaxHistoryTrackerFeaturizer.prediction_states)
+    memoization.MemoizationPolicy.load = classmethod(load_with_window)
+    MaxHistoryTrackerFeaturizer.prediction_states = prediction_states_from_latest
