@@ -26,12 +26,14 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix
 
+from components.fitted_arrays import ArrayPersistence
 from components.linear_intent_classifier import column_major_coefficients, has_features, sentence_matrix
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class FaqSelector(LogisticRegressionClassifier):
-    """Logistic regression over the retrieval intent's keys (config: `retrieval_intent`)."""
+class FaqSelector(ArrayPersistence, LogisticRegressionClassifier):
+    """Logistic regression over the retrieval intent's keys (config: `retrieval_intent`), saved as arrays
+    (components/fitted_arrays.py)."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:

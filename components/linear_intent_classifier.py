@@ -18,6 +18,8 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.tensorflow.constants import RANKING_LENGTH
 
+from components.fitted_arrays import ArrayPersistence
+
 
 def _sentence_blocks(message: Message) -> List[Any]:
     """The text's sentence feature matrices, sparse ones first, each kind in the featurizers' order.
@@ -110,8 +112,9 @@ def sentence_matrix(messages: List[Message]) -> scipy.sparse.csr_matrix:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class LinearIntentClassifier(LogisticRegressionClassifier):
-    """LogisticRegressionClassifier that leaves featureless messages without an intent."""
+class LinearIntentClassifier(ArrayPersistence, LogisticRegressionClassifier):
+    """LogisticRegressionClassifier that leaves featureless messages without an intent (and is saved as
+    arrays: components/fitted_arrays.py)."""
 
     def process(self, messages: List[Message]) -> List[Message]:
         featured = []
