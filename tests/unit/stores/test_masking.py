@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import copy
 import json
+import sqlite3
+from pathlib import Path
 from typing import Any, Dict
 
+import pytest
+import yaml
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -22,7 +26,9 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from stores.masking import MaskedEvent, mask_event
+from core.secrets import mask_secrets
+from stores import masking
+from stores.masking import MaskedEvent, MaskingSQLTrackerStore, mask_event
 
 PASSWORD = "Hunter2!"
 CODE = "482913"
@@ -193,3 +199,31 @@ def test_masked_events_restore_a_tracker_with_the_same_intents_and_slots():
     assert tracker.get_slot("ticket_description") == "my password is [hidden] and it stopped working"
     assert tracker.latest_action_name == "action_start_guide"
     assert_no_secret([e.as_dict() for e in tracker.events])
+
+
+def test_strings_found_clean_are_remembered_and_masking_stays_masking_secrets() -> None:
+    """The clean-string memory answers exactly as `mask_secrets` for the whole secrets corpus, asked
+    twice, and never holds a string a secret was masked in."""
+    corpus = yaml.safe_load((Path(__file__).resolve().parents[2] / "secrets_corpus.yml").read_text(encoding="utf-8"))
+    texts = [case["text"] for case in corpus["mask"]] + list(corpus["keep"])
+    masking._clean_strings.clear()
+    for _ in range(2):
+        assert [masking._masked_string(text) for text in texts] == [mask_secrets(text) for text in texts]
+    assert set(masking._clean_strings) == {text for text in texts if mask_secrets(text) == text}
+    assert not set(masking._clean_strings) & {case["text"] for case in corpus["mask"]}
+
+
+def test_the_clean_string_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(masking, "CLEAN_STRINGS_KEPT", 3)
+    masking._clean_strings.clear()
+    for number in range(10):
+        masking._masked_string(f"step {number} of the guide")
+    masking._masked_string("x" * (masking.CLEAN_STRING_MAX_CHARS + 1))
+    assert list(masking._clean_strings) == [f"step {n} of the guide" for n in (7, 8, 9)]
+
+
+def test_an_sqlite_store_keeps_a_write_ahead_log(tmp_path: Path) -> None:
+    MaskingSQLTrackerStore(domain=Domain.empty(), dialect="sqlite", db=str(tmp_path / "trackers.sqlite3"))
+    with sqlite3.connect(tmp_path / "trackers.sqlite3") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert connection.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL: a commit is on disk
