@@ -44,6 +44,7 @@ def test_the_pipeline_modules_are_the_components_and_the_core_modules_they_impor
         "components/chat_detector.py",
         "components/cjk_char_featurizer.py",
         "components/faq_selector.py",
+        "components/fitted_arrays.py",
         "components/language_detector.py",
         "components/lexical_normalizer.py",
         "components/linear_intent_classifier.py",
