@@ -38,6 +38,9 @@ states that can decide their prediction (tools/rasa_patches/policy_window.py).
 7. JAX, which TensorFlow imports for a converter nothing here uses, is not imported (65 MB of the
 server's memory; tools/rasa_patches/unused_imports.py).
 
+8. Rasa's graphs (the NLU pipeline, the policies) run node after node in dependency order instead of
+through dask's scheduler (tools/rasa_patches/graph_runner.py).
+
 All replace Rasa internals, so they are applied only on the Rasa versions they were
 tested with (`TESTED_RASA_VERSIONS`); `apply` refuses any other.
 """
@@ -58,6 +61,7 @@ from tools.rasa_patches.faults import (
     tracker_store_retrieve_or_raise,
     tracker_store_save_or_raise,
 )
+from tools.rasa_patches.graph_runner import run_graph_in_order
 from tools.rasa_patches.hot_path import validate_action_result
 from tools.rasa_patches.log_masking import _client_response_error_init, masking_log_processor
 from tools.rasa_patches.originals import RASA_ORIGINALS as _RASA_ORIGINALS
@@ -169,3 +173,8 @@ def apply() -> None:
     _RASA_ORIGINALS.setdefault("prediction_states", MaxHistoryTrackerFeaturizer.prediction_states)
     memoization.MemoizationPolicy.load = classmethod(load_with_window)
     MaxHistoryTrackerFeaturizer.prediction_states = prediction_states_from_latest
+    # Graphs run in dependency order, without dask's scheduler (patch 8).
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    _RASA_ORIGINALS.setdefault("graph_run", DaskGraphRunner.run)
+    DaskGraphRunner.run = run_graph_in_order
