@@ -96,24 +96,56 @@ def prediction_states_from_latest(
     rule_only_data: Optional[Dict[Text, Any]] = None,
     ignore_action_unlikely_intent: bool = False,
 ) -> List[List[Any]]:
-    """Rasa's `MaxHistoryTrackerFeaturizer.prediction_states`, taking the latest `max_history` states that
-    are not `action_unlikely_intent` turns by walking back from the latest one, instead of filtering all
-    the states first and slicing after (the same states; the slice is what Rasa's step chose)."""
-    from rasa.core.featurizers.tracker_featurizers import _is_prev_action_unlikely_intent_in_state
-
+    """Rasa's `MaxHistoryTrackerFeaturizer.prediction_states`, building only the latest `max_history` states
+    (turn_cost.latest_states) and taking those that are not `action_unlikely_intent` turns by walking back
+    from the latest one, instead of filtering all the states first and slicing after (the same states;
+    the slice is what Rasa's step chose)."""
     trackers_as_states = []
     for tracker in trackers:
-        states = self._create_states(
-            tracker, domain, ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data
-        )
-        if ignore_action_unlikely_intent:
-            kept: List[Any] = []
-            for state in reversed(states):
-                if self.max_history and len(kept) == self.max_history:
-                    break
-                if not _is_prev_action_unlikely_intent_in_state(state):
-                    kept.append(state)
-            states = kept[::-1]
+        states = _latest(self, tracker, domain, ignore_rule_only_turns, rule_only_data, ignore_action_unlikely_intent)
+        if states is None:  # more than the fold keeps: every state, Rasa's way
+            states = self._create_states(
+                tracker, domain, ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data
+            )
+            if ignore_action_unlikely_intent:
+                states = _without_unlikely_intent(states, self.max_history)
         trackers_as_states.append(self.slice_state_history(states, self.max_history))
     self._choose_last_user_input(trackers_as_states, use_text_for_last_user_input)
     return trackers_as_states
+
+
+def _without_unlikely_intent(states: List[Any], most: Optional[int]) -> List[Any]:
+    """The latest `most` (all when None) of `states` that are not `action_unlikely_intent` turns."""
+    from rasa.core.featurizers.tracker_featurizers import _is_prev_action_unlikely_intent_in_state
+
+    kept: List[Any] = []
+    for state in reversed(states):
+        if most and len(kept) == most:
+            break
+        if not _is_prev_action_unlikely_intent_in_state(state):
+            kept.append(state)
+    return kept[::-1]
+
+
+def _latest(
+    featurizer: Any,
+    tracker: Any,
+    domain: Any,
+    ignore_rule_only_turns: bool,
+    rule_only_data: Optional[Dict[Text, Any]],
+    ignore_action_unlikely_intent: bool,
+) -> Optional[List[Any]]:
+    """The states the featurizer's window takes, from the latest ones only; None when those are not
+    enough to tell (no window, or more `action_unlikely_intent` turns in them than the fold keeps)."""
+    from tools.rasa_patches.turn_cost import STATES_KEPT, latest_states
+
+    if not featurizer.max_history:
+        return None
+    wanted = STATES_KEPT if ignore_action_unlikely_intent else featurizer.max_history
+    states = latest_states(domain, tracker, wanted, ignore_rule_only_turns, rule_only_data)
+    if states is None or not ignore_action_unlikely_intent:
+        return states
+    kept = _without_unlikely_intent(states, featurizer.max_history)
+    if len(kept) < featurizer.max_history and len(states) == wanted:  # the window reaches past the fold
+        return None
+    return kept

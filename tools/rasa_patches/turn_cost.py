@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 import json
 import operator
-from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Optional, Text
+from collections import OrderedDict, deque
+from typing import Any, Callable, Deque, Dict, List, Optional, Text, Tuple
 
 from tools.rasa_patches.originals import RASA_ORIGINALS as _RASA_ORIGINALS
 
@@ -41,27 +41,32 @@ def _events_for_action(tracker: Any, action_name: str) -> List[Any]:
 
 
 class _StatesFold:
-    """`Domain.states_for_tracker_history`'s loop stopped after `applied` events: the tracker it replayed
-    and its variables, so the next turn's call goes on from there instead of from the first event."""
+    """`Domain.states_for_tracker_history`'s loop stopped after `applied` events: the tracker it replayed,
+    its variables and its latest `STATES_KEPT` states (of `count` so far), so the next turn's call goes on
+    from there instead of from the first event."""
 
-    __slots__ = ("domain", "applied", "tracker", "states", "last_ml_action_sub_state", "turn_was_hidden")
+    __slots__ = ("domain", "applied", "tracker", "states", "count", "last_ml_action_sub_state", "turn_was_hidden")
 
     def __init__(self, tracker: Any, domain: Any = None) -> None:
         self.domain = domain
         self.applied: List[Any] = []
         self.tracker = tracker.init_copy()
-        self.states: List[Any] = []
+        self.states: Deque[Any] = deque(maxlen=STATES_KEPT)
+        self.count = 0
         self.last_ml_action_sub_state: Any = None
         self.turn_was_hidden = False
 
 
 _STATES_FOLDS: "OrderedDict[Any, _StatesFold]" = OrderedDict()
 STATES_FOLDS_KEPT = 256
+# States kept per conversation (and kind of states): more than the policies' windows (policy_window.py),
+# so a long conversation holds a few kB here, not all its states in every kept conversation.
+STATES_KEPT = 64
 
 
-def _fold_step(domain: Any, fold: Any, tracker: Any, hide_rule_turn: bool, states: List[Any], flags: Any) -> None:
+def _fold_step(domain: Any, fold: Any, tracker: Any, hide_rule_turn: bool, states: Any, flags: Any) -> bool:
     """One pass of Rasa's loop body (rasa/shared/core/domain.py, `states_for_tracker_history`), with the
-    loop's variables on `fold` and the state appended to `states`."""
+    loop's variables on `fold` and the state appended to `states`; False for a hidden turn (no state)."""
     omit_unset_slots, ignore_rule_only_turns, rule_only_data = flags
     if ignore_rule_only_turns:
         if not fold.turn_was_hidden:
@@ -69,7 +74,7 @@ def _fold_step(domain: Any, fold: Any, tracker: Any, hide_rule_turn: bool, state
         if not tracker.followup_action and not tracker.latest_action_name == tracker.active_loop_name:
             fold.turn_was_hidden = hide_rule_turn
         if fold.turn_was_hidden:
-            return
+            return False
     state = domain.get_active_state(tracker, omit_unset_slots=omit_unset_slots)
     if ignore_rule_only_turns:
         domain._remove_rule_only_features(state, rule_only_data)
@@ -78,6 +83,45 @@ def _fold_step(domain: Any, fold: Any, tracker: Any, hide_rule_turn: bool, state
         if fold.last_ml_action_sub_state:
             state["prev_action"] = fold.last_ml_action_sub_state
     states.append(domain._clean_state(state))
+    return True
+
+
+def _resumed_fold(
+    domain: Any, tracker: Any, omit_unset_slots: bool, ignore_rule_only_turns: bool, rule_only_data: Any
+) -> Tuple[_StatesFold, Tuple[Any, ...]]:
+    """The conversation's fold, gone on over the tracker's applied events not seen yet (or started anew
+    when the tracker does not continue the events seen: the same event objects, in order)."""
+    from rasa.shared.core.events import ActionExecuted
+
+    applied = tracker.applied_events()
+    flags = (omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+    rule_only = json.dumps(rule_only_data, sort_keys=True, default=str)  # RulePolicy builds it anew each call
+    key = (tracker.sender_id, omit_unset_slots, ignore_rule_only_turns, rule_only)
+    fold = _STATES_FOLDS.pop(key, None)
+    seen = len(fold.applied) if fold is not None else 0
+    if fold is None or fold.domain is not domain or not _begins_with(applied, fold.applied):
+        fold, seen = _StatesFold(tracker, domain), 0
+    for event in applied[seen:]:
+        if isinstance(event, ActionExecuted):
+            fold.count += _fold_step(domain, fold, fold.tracker, event.hide_rule_turn, fold.states, flags)
+        fold.tracker.update(event)
+    fold.applied = applied
+    _STATES_FOLDS[key] = fold
+    while len(_STATES_FOLDS) > STATES_FOLDS_KEPT:
+        _STATES_FOLDS.popitem(last=False)
+    return fold, flags
+
+
+def _with_last_state(domain: Any, fold: _StatesFold, flags: Tuple[Any, ...], keep: Optional[int] = None) -> List[Any]:
+    """The fold's states and the state after every event (the loop's last pass, on copies: the fold
+    stays before it); only the latest `keep` of them when given."""
+    states = list(fold.states)
+    if keep is not None and keep < len(states):
+        states = states[len(states) - keep :]
+    last = _StatesFold.__new__(_StatesFold)
+    last.last_ml_action_sub_state, last.turn_was_hidden = fold.last_ml_action_sub_state, fold.turn_was_hidden
+    _fold_step(domain, last, fold.tracker, False, states, flags)
+    return states if keep is None else states[max(0, len(states) - keep) :]
 
 
 def states_for_tracker_history_resumed(
@@ -90,31 +134,30 @@ def states_for_tracker_history_resumed(
     """Rasa's `Domain.states_for_tracker_history`, going on from where the previous call for this
     conversation stopped when the tracker's applied events begin with the ones seen then (the same
     event objects: the tracker store and tracker copies share them). The states are those Rasa's loop
-    gives; only the loop over the events already seen is skipped."""
-    from rasa.shared.core.events import ActionExecuted
+    gives; only the loop over the events already seen is skipped. Past `STATES_KEPT` states the fold
+    no longer holds them all, and Rasa's own loop runs from the first event (the policies ask for
+    their window only: `latest_states`)."""
+    fold, flags = _resumed_fold(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+    if fold.count > len(fold.states):
+        return _RASA_ORIGINALS["states_for_tracker_history"](
+            self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data
+        )
+    return _with_last_state(self, fold, flags)
 
-    applied = tracker.applied_events()
-    flags = (omit_unset_slots, ignore_rule_only_turns, rule_only_data)
-    rule_only = json.dumps(rule_only_data, sort_keys=True, default=str)  # RulePolicy builds it anew each call
-    key = (tracker.sender_id, omit_unset_slots, ignore_rule_only_turns, rule_only)
-    fold = _STATES_FOLDS.pop(key, None)
-    seen = len(fold.applied) if fold is not None else 0
-    if fold is None or fold.domain is not self or not _begins_with(applied, fold.applied):
-        fold, seen = _StatesFold(tracker, self), 0
-    for event in applied[seen:]:
-        if isinstance(event, ActionExecuted):
-            _fold_step(self, fold, fold.tracker, event.hide_rule_turn, fold.states, flags)
-        fold.tracker.update(event)
-    fold.applied = applied
-    _STATES_FOLDS[key] = fold
-    while len(_STATES_FOLDS) > STATES_FOLDS_KEPT:
-        _STATES_FOLDS.popitem(last=False)
-    # The loop's last pass (the state after every event), on copies: the fold stays before it.
-    states = list(fold.states)
-    last = _StatesFold.__new__(_StatesFold)
-    last.last_ml_action_sub_state, last.turn_was_hidden = fold.last_ml_action_sub_state, fold.turn_was_hidden
-    _fold_step(self, last, fold.tracker, False, states, flags)
-    return states
+
+def latest_states(
+    domain: Any,
+    tracker: Any,
+    count: int,
+    ignore_rule_only_turns: bool = False,
+    rule_only_data: Optional[Dict[Text, Any]] = None,
+) -> Optional[List[Any]]:
+    """The last `count` of the states `Domain.states_for_tracker_history` gives (all of them when there
+    are fewer), or None when `count` is more than the fold keeps (STATES_KEPT)."""
+    if count > STATES_KEPT:
+        return None
+    fold, flags = _resumed_fold(domain, tracker, False, ignore_rule_only_turns, rule_only_data)
+    return _with_last_state(domain, fold, flags, count)
 
 
 def _begins_with(events: Any, seen: List[Any]) -> bool:

@@ -25,6 +25,7 @@ from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.utils.endpoints import EndpointConfig
 
 from tools import rasa_patches
+from tools.rasa_patches import turn_cost
 
 ORIGINALS = rasa_patches._RASA_ORIGINALS
 DOMAIN = Domain.load("domain.yml")
@@ -111,13 +112,41 @@ def assert_same(patched: List[Event], rasa: List[Event]) -> None:
 @pytest.mark.parametrize("ignore_rule_only_turns", [False, True])
 def test_states_are_rasas_turn_after_turn(ignore_rule_only_turns: bool) -> None:
     rule_only = {"rule_only_slots": ["requested_slot"], "rule_only_loops": []}
+    counts: List[int] = []
 
     def check(tracker: DialogueStateTracker) -> None:
         original = ORIGINALS["states_for_tracker_history"]
         expected = original(DOMAIN, tracker, ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only)
         assert tracker.past_states(DOMAIN, False, ignore_rule_only_turns, dict(rule_only)) == expected
+        counts.append(max(fold.count for fold in turn_cost._STATES_FOLDS.values()))
 
     each_turn(check)
+
+
+@pytest.mark.parametrize("ignore_rule_only_turns", [False, True])
+def test_a_long_conversation_keeps_its_latest_states_only_and_still_gets_rasas(
+    monkeypatch: pytest.MonkeyPatch, ignore_rule_only_turns: bool
+) -> None:
+    """Past STATES_KEPT states (3 here) the whole list comes from Rasa's own loop, and the latest ones
+    from the fold: both what Rasa gives."""
+    monkeypatch.setattr(turn_cost, "STATES_KEPT", 3)
+    turn_cost._STATES_FOLDS.clear()
+    rule_only = {"rule_only_slots": ["requested_slot"], "rule_only_loops": []}
+    counts: List[int] = []
+
+    def check(tracker: DialogueStateTracker) -> None:
+        original = ORIGINALS["states_for_tracker_history"]
+        expected = original(DOMAIN, tracker, ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only)
+        assert tracker.past_states(DOMAIN, False, ignore_rule_only_turns, dict(rule_only)) == expected
+        counts.append(max(fold.count for fold in turn_cost._STATES_FOLDS.values()))
+        for count in (1, 2, 3):
+            latest = turn_cost.latest_states(DOMAIN, tracker, count, ignore_rule_only_turns, dict(rule_only))
+            assert latest == expected[-count:]
+        assert turn_cost.latest_states(DOMAIN, tracker, 4, ignore_rule_only_turns, dict(rule_only)) is None
+
+    each_turn(check)
+    assert turn_cost._STATES_FOLDS and all(len(fold.states) <= 3 for fold in turn_cost._STATES_FOLDS.values())
+    assert max(counts) > 3  # the conversation did outgrow what a fold keeps
 
 
 def test_states_start_over_for_a_tracker_that_does_not_continue_the_last_one() -> None:
