@@ -109,27 +109,14 @@ def assert_same(patched: List[Event], rasa: List[Event]) -> None:
     assert [id(e) for e in patched] == [id(e) for e in rasa]
 
 
+@pytest.mark.parametrize("kept", [turn_cost.STATES_KEPT, 3])
 @pytest.mark.parametrize("ignore_rule_only_turns", [False, True])
-def test_states_are_rasas_turn_after_turn(ignore_rule_only_turns: bool) -> None:
-    rule_only = {"rule_only_slots": ["requested_slot"], "rule_only_loops": []}
-    counts: List[int] = []
-
-    def check(tracker: DialogueStateTracker) -> None:
-        original = ORIGINALS["states_for_tracker_history"]
-        expected = original(DOMAIN, tracker, ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only)
-        assert tracker.past_states(DOMAIN, False, ignore_rule_only_turns, dict(rule_only)) == expected
-        counts.append(max(fold.count for fold in turn_cost._STATES_FOLDS.values()))
-
-    each_turn(check)
-
-
-@pytest.mark.parametrize("ignore_rule_only_turns", [False, True])
-def test_a_long_conversation_keeps_its_latest_states_only_and_still_gets_rasas(
-    monkeypatch: pytest.MonkeyPatch, ignore_rule_only_turns: bool
+def test_states_are_rasas_turn_after_turn(
+    monkeypatch: pytest.MonkeyPatch, ignore_rule_only_turns: bool, kept: int
 ) -> None:
-    """Past STATES_KEPT states (3 here) the whole list comes from Rasa's own loop, and the latest ones
-    from the fold: both what Rasa gives."""
-    monkeypatch.setattr(turn_cost, "STATES_KEPT", 3)
+    """Every state and the latest ones, as Rasa gives them, turn after turn; with a fold keeping 3
+    states only, past them the whole list comes from Rasa's own loop and the latest from the fold."""
+    monkeypatch.setattr(turn_cost, "STATES_KEPT", kept)
     turn_cost._STATES_FOLDS.clear()
     rule_only = {"rule_only_slots": ["requested_slot"], "rule_only_loops": []}
     counts: List[int] = []
@@ -142,11 +129,11 @@ def test_a_long_conversation_keeps_its_latest_states_only_and_still_gets_rasas(
         for count in (1, 2, 3):
             latest = turn_cost.latest_states(DOMAIN, tracker, count, ignore_rule_only_turns, dict(rule_only))
             assert latest == expected[-count:]
-        assert turn_cost.latest_states(DOMAIN, tracker, 4, ignore_rule_only_turns, dict(rule_only)) is None
+        assert turn_cost.latest_states(DOMAIN, tracker, kept + 1, ignore_rule_only_turns, dict(rule_only)) is None
 
     each_turn(check)
-    assert turn_cost._STATES_FOLDS and all(len(fold.states) <= 3 for fold in turn_cost._STATES_FOLDS.values())
-    assert max(counts) > 3  # the conversation did outgrow what a fold keeps
+    assert all(len(fold.states) <= kept for fold in turn_cost._STATES_FOLDS.values())
+    assert kept > 3 or max(counts) > kept  # with 3 kept, the conversation did outgrow the fold
 
 
 def test_states_start_over_for_a_tracker_that_does_not_continue_the_last_one() -> None:
