@@ -10,40 +10,21 @@ go to the sender alone. Every message is tagged, so the slot always describes th
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import List
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, METADATA
+from rasa.shared.nlu.constants import METADATA
 from rasa.shared.nlu.training_data.message import Message
 
+from components.message_tagger import MessageTagger
 from core.chat import CHAT, chat_kind
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class ChatDetector(GraphComponent):
+class ChatDetector(MessageTagger):
     """Adds `{"entity": "chat", "value": "direct"|"group_dm"|"group"}` to every message."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "ChatDetector":
-        return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            entity = {
-                "entity": CHAT,
-                "value": chat_kind(message.get(METADATA)),
-                "start": 0,
-                "end": 0,
-                "extractor": self.__class__.__name__,
-            }
-            message.set(ENTITIES, (message.get(ENTITIES) or []) + [entity], add_to_output=True)
+            self.tag(message, CHAT, chat_kind(message.get(METADATA)), 0)
         return messages

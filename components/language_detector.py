@@ -9,45 +9,26 @@ language (actions/language.py has the rule).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import List
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from components.message_tagger import MessageTagger
 from core.language import detect_language
 
 ENTITY = "message_language"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class LanguageDetector(GraphComponent):
+class LanguageDetector(MessageTagger):
     """Adds `{"entity": "message_language", "value": "en"|"zh"}` when the text shows its language."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "LanguageDetector":
-        return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
             language = detect_language(text)
             if language:
-                entity = {
-                    "entity": ENTITY,
-                    "value": language,
-                    "start": 0,
-                    "end": len(text),
-                    "extractor": self.__class__.__name__,
-                }
-                message.set(ENTITIES, (message.get(ENTITIES) or []) + [entity], add_to_output=True)
+                self.tag(message, ENTITY, language, len(text))
         return messages

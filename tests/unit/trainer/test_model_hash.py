@@ -48,6 +48,7 @@ def test_the_pipeline_modules_are_the_components_and_the_core_modules_they_impor
         "components/language_detector.py",
         "components/lexical_normalizer.py",
         "components/linear_intent_classifier.py",
+        "components/message_tagger.py",
         "components/mixed_script_tokenizer.py",
         "core/__init__.py",
         "core/chat.py",
