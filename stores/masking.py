@@ -152,6 +152,10 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._hide_parameters()
+        self._keep_a_write_ahead_log()
+        self._last_id_query = sa.select(sa.func.max(self.SQLEvent.id)).where(
+            self.SQLEvent.sender_id == sa.bindparam("sender_id")
+        )
         self._trackers = TrackerCache()
 
     def _hide_parameters(self) -> None:
@@ -164,15 +168,15 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         self.engine.dispose()
         self.engine = sa.create_engine(url, hide_parameters=True, **create_engine_kwargs(url))
         self.sessionmaker = sessionmaker(bind=self.engine)
+
+    def _keep_a_write_ahead_log(self) -> None:
+        """An SQLite file gets a write-ahead log: a commit appends to the log and syncs it once
+        (synchronous stays FULL, so a committed turn survives a crash) instead of a rollback journal's
+        several syncs, and readers (make scrub, purge) no longer block the writer. Kept in the file."""
+        url = self.engine.url
         if self.engine.dialect.name == "sqlite" and url.database not in (None, "", ":memory:"):
-            # Write-ahead log: a commit appends to the log and syncs it once (synchronous stays FULL, so
-            # a committed turn survives a crash) instead of a rollback journal's several syncs; readers
-            # (make scrub, purge) no longer block the writer. Kept in the file once set.
             with self.engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
-        self._last_id_query = sa.select(sa.func.max(self.SQLEvent.id)).where(
-            self.SQLEvent.sender_id == sa.bindparam("sender_id")
-        )
 
     def _last_event_id(self, session: Session, sender_id: Text) -> Optional[int]:
         """The conversation's highest event id (None without events): one index lookup, one statement
