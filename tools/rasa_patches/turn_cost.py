@@ -115,9 +115,7 @@ def _resumed_fold(
 def _with_last_state(domain: Any, fold: _StatesFold, flags: Tuple[Any, ...], keep: Optional[int] = None) -> List[Any]:
     """The fold's states and the state after every event (the loop's last pass, on copies: the fold
     stays before it); only the latest `keep` of them when given."""
-    states = list(fold.states)
-    if keep is not None and keep < len(states):
-        states = states[len(states) - keep :]
+    states = list(fold.states)  # STATES_KEPT at most
     last = _StatesFold.__new__(_StatesFold)
     last.last_ml_action_sub_state, last.turn_was_hidden = fold.last_ml_action_sub_state, fold.turn_was_hidden
     _fold_step(domain, last, fold.tracker, False, states, flags)
