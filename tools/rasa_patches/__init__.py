@@ -24,7 +24,8 @@ gives the body's size instead (the body itself stays in `.text`, which Rasa read
 5. When a part fails (issue 17, README "When a part fails"): a message during which the action
 server, the tracker store or the lock store fails or times out is abandoned before anything of it is
 saved, and the user gets the phrase `part_unavailable` (resend it) on the message's own channel,
-instead of silence or an answer from an empty conversation; custom actions wait at most
+instead of silence or an answer from an empty conversation (also when the failed call was a form's
+`validate_<form>`, made inside Rasa's own form action); custom actions wait at most
 ACTION_SERVER_TIMEOUT; and Rasa's `GET /` comes with `GET /ready` (tools/readiness.py).
 
 6. A turn costs the same at turn 200 as at turn 2 (issue 15, README "Where a turn's time goes"):
@@ -56,6 +57,7 @@ from tools.rasa_patches.faults import (
     add_root_and_ready_routes,
     failed_part,
     handle_message_or_say_why_not,
+    remote_action_run_or_raise,
     run_action_or_raise,
     tracker_store_retrieve_full_or_raise,
     tracker_store_retrieve_or_raise,
@@ -85,6 +87,7 @@ __all__ = [
     "failed_part",
     "handle_message_or_say_why_not",
     "install_turn_timings",
+    "remote_action_run_or_raise",
     "run_action_or_raise",
     "validate_action_result",
 ]
@@ -142,6 +145,8 @@ def apply() -> None:
 
     Agent.handle_message = handle_message_or_say_why_not
     MessageProcessor._run_action = run_action_or_raise
+    _RASA_ORIGINALS.setdefault("remote_action_run", RemoteAction.run)
+    RemoteAction.run = remote_action_run_or_raise
     FailSafeTrackerStore.retrieve = tracker_store_retrieve_or_raise
     FailSafeTrackerStore.retrieve_full_tracker = tracker_store_retrieve_full_or_raise
     FailSafeTrackerStore.save = tracker_store_save_or_raise

@@ -109,12 +109,28 @@ async def tracker_store_save_or_raise(self: Any, tracker: Any) -> None:
         raise PartUnavailable("tracker store", tracker.get_slot("language")) from error
 
 
+async def remote_action_run_or_raise(self: Any, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> Any:
+    """Rasa's `RemoteAction.run`, except that a call the action server does not answer (unreachable, past
+    ACTION_SERVER_TIMEOUT, an error or an invalid answer) raises `PartUnavailable`. Rasa calls it from
+    inside its own actions too — a form's `validate_<form>` and `action_ask_<slot>` — where its error was
+    logged and the form went on without them: the user got an empty reply mid-form.
+    A rejection (the action server's 400) stays Rasa's `ActionExecutionRejection`."""
+    from rasa.core.actions.action import ActionExecutionRejection
+
+    try:
+        return await _RASA_ORIGINALS["remote_action_run"](self, output_channel, nlg, tracker, domain)
+    except ActionExecutionRejection:
+        raise
+    except Exception as error:
+        raise PartUnavailable("action server", tracker.get_slot("language")) from error
+
+
 async def run_action_or_raise(
     self: Any, action: Any, tracker: Any, output_channel: Any, nlg: Any, prediction: Any
 ) -> bool:
-    """Rasa 3.6.21's `MessageProcessor._run_action`, except that a custom action that fails (action
-    server unreachable, past ACTION_SERVER_TIMEOUT, or answering with an error) raises `PartUnavailable`
-    instead of being logged and skipped, which left the user without an answer."""
+    """Rasa 3.6.21's `MessageProcessor._run_action`, except that an action the action server failed (a
+    custom action, or a form whose validation it runs: `remote_action_run_or_raise`) raises
+    `PartUnavailable` instead of being logged and skipped, which left the user without an answer."""
     import rasa.core.actions.action
     from rasa.shared.constants import UTTER_PREFIX
     from rasa.shared.core.constants import ACTION_LISTEN_NAME
@@ -128,9 +144,10 @@ async def run_action_or_raise(
         events = [ActionExecutionRejected(action.name(), prediction.policy_name, prediction.max_confidence)]
         tracker.update(events[0])
         return self.should_predict_another_action(action.name())
-    except Exception as error:
-        if isinstance(action, rasa.core.actions.action.RemoteAction):
-            raise PartUnavailable("action server", tracker.get_slot("language")) from error
+    except PartUnavailable as error:  # from the action server, for this action or one it called
+        error.language = error.language or tracker.get_slot("language")
+        raise
+    except Exception:
         _rasa_logger.exception(
             f"Encountered an exception while running action '{action.name()}'."
             "Bot will continue, but the actions events are lost. "

@@ -39,8 +39,9 @@ def test_an_unreadable_tracker_store_raises_instead_of_giving_an_empty_conversat
         asyncio.run(store.save(DialogueStateTracker.from_events("anna", [UserUttered("hello")])))
 
 
-def test_a_custom_action_the_action_server_cannot_run_stops_the_turn_in_the_conversations_language() -> None:
-    """Rasa logged the failure and went on to action_listen: the user got no answer at all."""
+def _run_action_with_the_action_server_down(action_class, name: str, domain, events) -> rasa_patches.PartUnavailable:
+    """`run_action_or_raise` for `action_class(name, endpoint)` with nothing listening at the endpoint;
+    the `PartUnavailable` it raised (the test fails if it raised nothing). The tracker is left as it was."""
     import asyncio
     from types import SimpleNamespace
 
@@ -48,20 +49,17 @@ def test_a_custom_action_the_action_server_cannot_run_stops_the_turn_in_the_conv
     from rasa.core.nlg import TemplatedNaturalLanguageGenerator
     from rasa.core.policies.policy import PolicyPrediction
     from rasa.core.processor import MessageProcessor
-    from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
 
     from tests.local_stores import closed_port
 
     assert MessageProcessor._run_action is rasa_patches.run_action_or_raise
-    domain = Domain.from_dict({"slots": {"language": {"type": "text", "mappings": [{"type": "custom"}]}}})
-    tracker = DialogueStateTracker.from_events("anna", [SlotSet("language", "zh")], slots=domain.slots)
-    action = RemoteAction("action_start_guide", EndpointConfig(f"http://127.0.0.1:{closed_port()}/webhook"))
-    processor = SimpleNamespace(domain=domain)
+    tracker = DialogueStateTracker.from_events("anna", events, slots=domain.slots)
+    action = action_class(name, EndpointConfig(f"http://127.0.0.1:{closed_port()}/webhook"))
     with pytest.raises(rasa_patches.PartUnavailable) as error:
         asyncio.run(
             rasa_patches.run_action_or_raise(
-                processor,
+                SimpleNamespace(domain=domain),
                 action,
                 tracker,
                 CollectingOutputChannel(),
@@ -69,8 +67,48 @@ def test_a_custom_action_the_action_server_cannot_run_stops_the_turn_in_the_conv
                 PolicyPrediction([], "RulePolicy"),
             )
         )
-    assert (error.value.part, error.value.language) == ("action server", "zh")
-    assert len(tracker.events) == 1  # nothing of the failed action was logged
+    assert len(tracker.events) == len(events)  # nothing of the failed action was logged
+    return error.value
+
+
+LANGUAGE_SLOT = {"language": {"type": "text", "mappings": [{"type": "custom"}]}}
+
+
+def test_a_custom_action_the_action_server_cannot_run_stops_the_turn_in_the_conversations_language() -> None:
+    """Rasa logged the failure and went on to action_listen: the user got no answer at all."""
+    from rasa.shared.core.domain import Domain
+
+    domain = Domain.from_dict({"slots": LANGUAGE_SLOT})
+    error = _run_action_with_the_action_server_down(
+        RemoteAction, "action_start_guide", domain, [SlotSet("language", "zh")]
+    )
+    assert (error.part, error.language) == ("action server", "zh")
+
+
+def test_a_form_whose_validation_the_action_server_cannot_run_stops_the_turn() -> None:
+    """Rasa's form action calls `validate_<form>` itself and, when that failed, logged it and went on
+    without it: the user's answer to the form's question got an empty reply (seen in the fault test)."""
+    from rasa.core.actions.forms import FormAction
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActiveLoop, UserUttered
+
+    email_slot = {"type": "text", "mappings": [{"type": "from_text"}]}
+    domain = Domain.from_dict(
+        {
+            "slots": {**LANGUAGE_SLOT, "contact_email": email_slot},
+            "forms": {"ticket_form": {"required_slots": ["contact_email"]}},
+            "actions": ["validate_ticket_form"],
+        }
+    )
+    events = [
+        SlotSet("language", "en"),
+        ActiveLoop("ticket_form"),
+        SlotSet("requested_slot", "contact_email"),
+        UserUttered("anna@corp.example"),
+        SlotSet("contact_email", "anna@corp.example"),
+    ]
+    error = _run_action_with_the_action_server_down(FormAction, "ticket_form", domain, events)
+    assert (error.part, error.language) == ("action server", "en")
 
 
 def test_custom_actions_wait_at_most_action_server_timeout(monkeypatch) -> None:
