@@ -36,6 +36,8 @@ from tools.action_server import PRODUCTION_NEEDS_ACTION_TOKEN, is_loopback, star
 
 RASA_DEFAULT_INTERFACE = "0.0.0.0"  # rasa.core.constants.DEFAULT_SERVER_INTERFACE
 RASA_DEFAULT_CREDENTIALS = "credentials.yml"
+RASA_DEFAULT_ENDPOINTS = "endpoints.yml"
+RASA_DEFAULT_MODELS = "models"  # rasa.shared.constants.DEFAULT_MODELS_PATH
 OUR_REST_CHANNELS = {"channels.rest.RestInput"}
 # Rasa's channels that take the sender (and more) from the body and have no token.
 UNGUARDED_CHANNELS = {"rest", "callback", "cmdline"}
@@ -47,8 +49,39 @@ def _server_options(args: List[str]) -> argparse.Namespace:
     parser.add_argument("-i", "--interface", default=None)
     parser.add_argument("--credentials", default=None)
     parser.add_argument("--connector", default=None)
+    parser.add_argument("-m", "--model", default=RASA_DEFAULT_MODELS)
+    parser.add_argument("--endpoints", default=RASA_DEFAULT_ENDPOINTS)
+    parser.add_argument("--remote-storage", default=None)
     known, _ = parser.parse_known_args(args)
     return known
+
+
+def model_to_load(args: List[str]) -> Optional[Path]:
+    """The local model archive `rasa run`/`rasa shell` with these arguments will load (Rasa's rule:
+    `--model`, a file or the newest archive in a folder); None when Rasa may fetch one from elsewhere
+    (`--remote-storage`, a model server in the endpoints file) or there is none yet."""
+    from rasa.exceptions import ModelNotFound
+    from rasa.model import get_local_model
+
+    options = _server_options(args)
+    if options.remote_storage or "models" in _yaml_keys(Path(options.endpoints)):
+        return None
+    try:
+        return Path(get_local_model(options.model))
+    except ModelNotFound:
+        return None
+
+
+def _yaml_keys(path: Path) -> List[str]:
+    """The top-level keys of the YAML file at `path`; none when it is missing or unreadable (Rasa
+    reports an unreadable file itself)."""
+    if not path.is_file():
+        return []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    return [str(key) for key in data] if isinstance(data, dict) else []
 
 
 def channels_of(credentials: Optional[str], connector: Optional[str]) -> List[str]:
@@ -56,14 +89,7 @@ def channels_of(credentials: Optional[str], connector: Optional[str]) -> List[st
     of the credentials file, default credentials.yml when it exists)."""
     if connector:
         return [connector]
-    path = Path(credentials or RASA_DEFAULT_CREDENTIALS)
-    if not path.is_file():
-        return []
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return []  # Rasa reports an unreadable file itself
-    return [str(key) for key in data] if isinstance(data, dict) else []
+    return _yaml_keys(Path(credentials or RASA_DEFAULT_CREDENTIALS))
 
 
 def rest_exposure_problem(interface: str, channels: List[str], settings: Settings) -> Optional[str]:
@@ -138,7 +164,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         action_server.main(rest, _settings())
         return
     try:
-        rasa_patches.apply()
+        rasa_patches.apply(model_to_load(rest) if command in ("run", "shell") else None)
     except rasa_patches.UntestedRasaVersion as error:
         sys.exit(f"Not starting: {error}")
     problem = rasa_problem(command, rest, _settings()) if command in ("run", "shell") else None

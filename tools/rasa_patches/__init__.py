@@ -37,7 +37,8 @@ states that can decide their prediction (tools/rasa_patches/policy_window.py).
 `install_turn_timings` (`make profile` only) adds the timing wrappers of tools/turn_profile.py.
 
 7. JAX, which TensorFlow imports for a converter nothing here uses, is not imported (65 MB of the
-server's memory; tools/rasa_patches/unused_imports.py).
+server's memory), nor TensorFlow itself when the model has no TensorFlow component (about 300 MB;
+tools/rasa_patches/unused_imports.py).
 
 8. Rasa's graphs (the NLU pipeline, the policies) run node after node in dependency order instead of
 through dask's scheduler (tools/rasa_patches/graph_runner.py).
@@ -49,7 +50,8 @@ tested with (`TESTED_RASA_VERSIONS`); `apply` refuses any other.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
 from tools.rasa_patches.faults import (
     PartUnavailable,
@@ -119,9 +121,10 @@ def install_turn_timings(path: Any) -> None:
     turn_profile.install(path)
 
 
-def apply() -> None:
-    """Check the Rasa version, then install the patches (idempotent)."""
-    refuse_unused_imports()  # before anything below imports TensorFlow
+def apply(model: Optional[Path] = None) -> None:
+    """Check the Rasa version, then install the patches (idempotent). `model`: the archive the server
+    will load, when known (TensorFlow is kept out of the process if it does not need it, patch 7)."""
+    refuse_unused_imports(model)  # before anything below imports TensorFlow
     import rasa
     import rasa.shared.utils.common as common
     import rasa.utils.log_utils as log_utils

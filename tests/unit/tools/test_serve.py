@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 import rasa
@@ -113,3 +114,32 @@ def test_preflight(credentials, capsys):
     exposed_actions = ["--interface", "127.0.0.1", "--action-host", "0.0.0.0", "--credentials", path]
     assert "ACTION_SERVER_TOKEN" in (serve.preflight(exposed_actions, Settings()) or "")
     assert "production profile" in (serve.preflight(ok, Settings(alimail_profile="production")) or "")
+
+
+# -- which model the server will load: TensorFlow is kept out when it does not need it ----------------
+def test_the_model_to_load_is_rasas_choice(tmp_path, monkeypatch) -> None:
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    assert serve.model_to_load(["--endpoints", "none.yml"]) is None  # no models/ folder yet
+    (tmp_path / "models").mkdir()
+    older, newer = tmp_path / "models" / "a.tar.gz", tmp_path / "models" / "b.tar.gz"
+    older.write_bytes(b"1")
+    newer.write_bytes(b"2")
+    os.utime(older, (1, 1))
+    assert serve.model_to_load([]) == Path("models/b.tar.gz")  # the newest in Rasa's default folder
+    assert serve.model_to_load(["--model", str(older)]) == older
+    assert serve.model_to_load(["-m", "models"]) == Path("models/b.tar.gz")
+
+
+def test_a_model_rasa_may_fetch_from_elsewhere_is_not_known(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    model = tmp_path / "m.tar.gz"
+    model.write_bytes(b"1")
+    assert serve.model_to_load(["--model", str(model), "--remote-storage", "aws"]) is None
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text("models:\n  url: http://models.example/model.tar.gz\n", encoding="utf-8")
+    assert serve.model_to_load(["--model", str(model), "--endpoints", str(endpoints)]) is None
+    assert serve.model_to_load(["--model", str(model)]) is None  # Rasa's default endpoints.yml names it too
+    endpoints.write_text("action_endpoint:\n  url: http://127.0.0.1:5055/webhook\n", encoding="utf-8")
+    assert serve.model_to_load(["--model", str(model)]) == model
