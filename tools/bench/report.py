@@ -47,6 +47,10 @@ TARGETS = [
     ("NLU in-process p50 / plain scikit-learn pipeline", "nlu_floor.p50_ratio", "<=", 2.0),
 ]
 THROUGHPUT_TARGET = {"embedded": 1.5, "production": 3.0}
+# The memory target is for what `make run` starts, the embedded profile; the production profile's
+# figure (two Rasa workers against the starter's one process) is printed without one.
+EMBEDDED_ONLY = {"memory (all processes) ours/starter"}
+NO_TARGET_HERE = "no target in this profile (make run starts the embedded one)"
 
 
 def lookup(figures: Dict[str, Any], key: str) -> Any:
@@ -156,7 +160,8 @@ def write_results(report: Dict[str, Any], out: Path) -> Path:
 
 
 def targets(result: Dict[str, Any], profile: str) -> List[Dict[str, Any]]:
-    """Each target of issue 15 with the measured figure and whether it is met (None: not measured)."""
+    """Each target of issue 15 with the measured figure and whether it is met (None: not measured;
+    `NO_TARGET_HERE`: the target is the embedded profile's)."""
     ours = (result.get("bots") or {}).get("ours") or {}
     errors = [lookup(ours, key) for key in ("sequential.errors", "concurrency.errors", "growth.errors")]
     known = [e for e in errors if isinstance(e, int)]
@@ -171,8 +176,10 @@ def targets(result: Dict[str, Any], profile: str) -> List[Dict[str, Any]]:
             value = total_errors
         else:
             value = lookup(result, key)
-        met = None
-        if isinstance(value, (int, float)):
+        met: Any = None
+        if label in EMBEDDED_ONLY and profile != "embedded":
+            met = NO_TARGET_HERE
+        elif isinstance(value, (int, float)):
             met = {"<=": value <= target, ">=": value >= target, "==": value == target}[comparison]
         rows.append({"target": label, "value": value, "wanted": f"{comparison} {target}", "met": met})
     return rows
@@ -180,7 +187,7 @@ def targets(result: Dict[str, Any], profile: str) -> List[Dict[str, Any]]:
 
 def format_targets(rows: Sequence[Dict[str, Any]]) -> str:
     """One line per target: the figure, what is wanted, met or not."""
-    marks = {True: "met", False: "NOT met", None: "not measured"}
+    marks = {True: "met", False: "NOT met", None: "not measured", NO_TARGET_HERE: NO_TARGET_HERE}
     width = max((len(row["target"]) for row in rows), default=0)
     return "\n".join(
         f"{row['target'].ljust(width)}  {format_cell(row['value']):>8}  (wanted {row['wanted']}): {marks[row['met']]}"
