@@ -68,8 +68,15 @@ class RefuseUnusedImports(MetaPathFinder):
     def find_spec(
         self, fullname: str, path: Optional[Sequence[str]] = None, target: Any = None
     ) -> Optional[ModuleSpec]:
-        if fullname.split(".", 1)[0] in self.refused:
-            raise ImportError(f"{fullname} is not used by the assistant (tools/rasa_patches/unused_imports.py)")
+        package = fullname.split(".", 1)[0]
+        if package in self.refused:
+            why = (
+                "kept out of this Rasa server: its model has none of Rasa's TensorFlow components "
+                "(a component of the model that needs it belongs in TENSORFLOW_COMPONENT_MODULES)"
+                if package in TENSORFLOW_PACKAGES
+                else "not used by the assistant"
+            )
+            raise ImportError(f"{fullname} is {why} (tools/rasa_patches/unused_imports.py)")
         if fullname in self.stand_ins:
             return ModuleSpec(fullname, _StandInLoader())
         return None
